@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   the whole DAG on built-in generated data, on CPU, in minutes -> results/demo/
+#   make test   the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SNAKEMAKE := $(VENV)/bin/snakemake
+CORES ?= 2
+
+.PHONY: demo test bench dag clean-demo
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[workflow,dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --rerun-incomplete --printshellcmds
+	@echo "demo table: results/demo/tables/3diebench.csv"; cat results/demo/tables/3diebench.csv
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -ra
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench_dataloader.py
+
+dag: $(VENV)/.installed
+	$(SNAKEMAKE) --rulegraph all | dot -Tpng > docs/rulegraph.png
+
+clean-demo:
+	rm -rf results/demo

@@ -1,0 +1,22 @@
+# seq-JEPA reproduction: download -> index -> pretrain (x seeds) -> probe -> tables and figures.
+#   snakemake --profile slurm all                        the whole paper on a SLURM cluster
+#   snakemake results/tables/3diebench.csv --cores 8     one table and only what it needs
+#   snakemake --configfile config/demo.yaml --cores 2    the demo on built-in generated data (make demo)
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/pretrain.smk"
+include: "rules/probe.smk"
+include: "rules/aggregate.smk"
+
+
+localrules: all, download_3diebench, make_demo_3diebench, table, figure
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

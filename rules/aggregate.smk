@@ -1,0 +1,31 @@
+# Probe results of every seed -> the paper's tables (CSV, with the paper's number and the gap) and figures.
+
+
+def table_spec(w):
+    t = CFG.tables[w.table]
+    rows = [dict(label=r.label, method=r.method, variant=r.variant, m_val=r.m_val) for r in t.rows]
+    return json.dumps({"table": w.table, "experiment": t.experiment, "rows": rows})
+
+
+rule table:
+    input:
+        lambda w: table_probes(w.table),
+    output:
+        f"{RESULTS}/tables/{{table}}.csv",
+    params:
+        spec=table_spec,
+    log:
+        f"{RESULTS}/logs/table_{{table}}.log",
+    shell:
+        "{PYTHON} {SCRIPTS}/table.py --spec-json {params.spec:q} --probes {input} --out {output} > {log} 2>&1"
+
+
+rule figure:
+    input:
+        lambda w: f"{RESULTS}/tables/{CFG.figures[w.figure].table}.csv",
+    output:
+        f"{RESULTS}/figures/{{figure}}.png",
+    log:
+        f"{RESULTS}/logs/figure_{{figure}}.log",
+    shell:
+        "{PYTHON} {SCRIPTS}/figure.py --table {input} --out {output} > {log} 2>&1"

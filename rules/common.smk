@@ -1,0 +1,63 @@
+# Config validation (once, at DAG build) and the path helpers every rule uses.
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, workflow.basedir)  # seqjepa_core works from a plain checkout, installed or not
+from seqjepa_core.config import ConfigError, load_config
+from seqjepa_core.data.registry import get_dataset_info
+
+CFG = load_config(config)
+RESULTS = CFG.results_dir
+# Scripts import seqjepa_core from this checkout whether or not it is pip-installed in the job's env.
+PYTHON = f"PYTHONPATH={workflow.basedir}${{PYTHONPATH:+:$PYTHONPATH}} {sys.executable}"
+SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
+RUN_DIR = RESULTS + "/runs/{experiment}/{method}/{variant}/seed{seed}"
+
+
+wildcard_constraints:
+    experiment="[A-Za-z0-9_.-]+",
+    method="[A-Za-z0-9_-]+",
+    variant="[A-Za-z0-9_.-]+",
+    seed="[0-9]+",
+    split="[a-z]+",
+    table="[A-Za-z0-9_-]+",
+    figure="[A-Za-z0-9_-]+",
+
+
+def dataset_ready(name):
+    """The marker a dataset's download/generation rule leaves, or nothing for a copy already on disk."""
+    ds = CFG.datasets[name]
+    root = Path(ds.root)
+    on_disk = root.is_dir() and any(p.name != ".complete" for p in root.iterdir())
+    if ds.source == "local" or (ds.source == "download" and on_disk and not (root / ".complete").exists()):
+        if not on_disk:
+            raise ConfigError(
+                f"datasets.{name}.root: {ds.root} does not exist or is empty; point it at your copy, or set "
+                f"datasets.{name}.source: download so that rule {get_dataset_info(name).download_rule} fetches it")
+        return []
+    return [f"{ds.root}/.complete"]
+
+
+def index_path(experiment, split):
+    return f"{RESULTS}/index/{CFG.experiments[experiment].dataset}/{split}.npz"
+
+
+def run_config(w):
+    return CFG.run_config(w.experiment, w.method, w.variant, int(w.seed))
+
+
+def run_dir(experiment, method, variant, seed):
+    return RUN_DIR.format(experiment=experiment, method=method, variant=variant, seed=seed)
+
+
+def table_probes(table):
+    t = CFG.tables[table]
+    seeds = CFG.experiments[t.experiment].seeds
+    runs = dict.fromkeys((row.method, row.variant) for row in t.rows)
+    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs for s in seeds]
+
+
+def all_targets():
+    return ([f"{RESULTS}/tables/{t}.csv" for t in CFG.tables]
+            + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures])

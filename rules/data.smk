@@ -1,0 +1,50 @@
+# Raw data -> validated compact indices. Exactly one of download/generate provides each dataset.
+TDIE = CFG.datasets["3diebench"] if "3diebench" in CFG.datasets else None
+
+if TDIE is not None and TDIE.source == "synthetic":
+
+    rule make_demo_3diebench:
+        output:
+            f"{TDIE.root}/.complete",
+        params:
+            s=TDIE.synthetic,
+        log:
+            f"{RESULTS}/logs/make_demo_3diebench.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/make_demo_3diebench.tsv"
+        threads: workflow.cores
+        shell:
+            "{PYTHON} {SCRIPTS}/make_demo_3diebench.py --root {TDIE.root} --splits-dir {TDIE.splits_dir} "
+            "--seed {params.s.seed} --classes {params.s.classes} --train-objects {params.s.train_objects} "
+            "--val-objects {params.s.val_objects} --image-size {params.s.image_size} --workers {threads} "
+            "> {log} 2>&1"
+
+else:
+
+    rule download_3diebench:
+        output:
+            f"{TDIE.root if TDIE else 'data/3DIEBench'}/.complete",
+        params:
+            splits_dir=TDIE.splits_dir if TDIE else "data/3DIEBench_splits",
+        log:
+            f"{RESULTS}/logs/download_3diebench.log",
+        shell:
+            "{PYTHON} {SCRIPTS}/download_3diebench.py --root $(dirname {output}) "
+            "--splits-dir {params.splits_dir} > {log} 2>&1"
+
+
+rule index_3diebench:
+    input:
+        dataset_ready("3diebench") if TDIE else [],
+    output:
+        f"{RESULTS}/index/3diebench/{{split}}.npz",
+    log:
+        f"{RESULTS}/logs/index_3diebench_{{split}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/index_3diebench_{{split}}.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    shell:
+        "{PYTHON} {SCRIPTS}/index_3diebench.py --root {TDIE.root} --splits-dir {TDIE.splits_dir} "
+        "--split {wildcards.split} --out {output} > {log} 2>&1"

@@ -1,0 +1,40 @@
+# One pretraining job per (experiment, method, variant, seed). Resume state lives in state/ beside the
+# outputs, which Snakemake never deletes, so a preempted or retried job continues where it stopped.
+PRE = CFG.resources["pretrain"]
+
+
+def launcher(gpus):
+    """N > 1 GPUs: one process per GPU through torchrun (DistributedDataParallel)."""
+    if gpus > 1:
+        return f"{PYTHON} -m torch.distributed.run --standalone --nproc_per_node {gpus}"
+    return PYTHON
+
+
+rule pretrain:
+    input:
+        index=lambda w: index_path(w.experiment, "train"),
+    output:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        metrics=f"{RUN_DIR}/metrics.csv",
+        config=f"{RUN_DIR}/config.json",
+    params:
+        run=lambda w: run_config(w).to_json(),
+        root=lambda w: CFG.datasets[CFG.experiments[w.experiment].dataset].root,
+        launcher=launcher(PRE.gpus),
+        device=CFG.device,
+    log:
+        f"{RESULTS}/logs/pretrain/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pretrain/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
+    threads: max(1, PRE.gpus) * PRE.cpus_per_gpu
+    resources:
+        gpu=PRE.gpus,
+        cpus_per_gpu=PRE.cpus_per_gpu if PRE.gpus else 0,
+        mem_mb=PRE.mem_mb,
+        runtime=PRE.runtime,
+        # SLURM sends SIGUSR1 5 minutes before the time limit: the job checkpoints and exits.
+        slurm_extra="'--signal=B:USR1@300'",
+    shell:
+        "{params.launcher} {SCRIPTS}/pretrain.py --run-json {params.run:q} --index {input.index} "
+        "--root {params.root} --out-dir $(dirname {output.checkpoint}) --device {params.device} "
+        "--threads {threads} >> {log} 2>&1"

@@ -1,0 +1,391 @@
+"""Typed pipeline configuration, validated once when the Snakemake DAG is built.
+
+``config.yaml`` (plus any ``--configfile`` override, e.g. ``config/demo.yaml``) is turned into frozen
+dataclasses here. Every error names the offending key path and, where there is a closed set, the valid
+choices, so a typo fails in a second instead of after a day of training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqjepa_core.data.registry import DATASETS
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key path."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sections
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Frozen-probe protocol (paper §5.5)."""
+
+    m_val: tuple[int, ...] = (1, 3, 5)   # observed views for the z_AGG probes
+    epochs: int = 300                    # linear classifier and MLP regressors
+    linear_epochs: int = 50              # linear regressors (colour)
+    batch_size: int = 256
+    lr: float = 1e-3                     # Adam, default hyper-parameters
+    hidden: int = 1024
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 1000
+    batch_size: int = 512
+    optimizer: str | None = None         # adam | adamw; None = the method's default (paper §5.4)
+    lr: float | None = None              # None = the method's default
+    weight_decay: float | None = None    # None = the method's default
+    schedule: str | None = None          # warmup_cosine | constant; None = the method's default
+    warmup_epochs: int = 20
+    warmup_start_lr: float = 1e-5
+    final_lr: float = 1e-5
+    after_warmup: str = "cosine"         # cosine (paper) | constant (official code, §6.2)
+    checkpoint_every: int = 10           # epochs between resumable checkpoints
+    num_workers: int = 8
+    log_every: int = 50                  # steps between progress-bar updates
+    compile: bool = False                # torch.compile the encoder on CUDA
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The demo's procedurally generated 3DIEBench."""
+
+    classes: int = 5
+    train_objects: int = 40              # per class
+    val_objects: int = 10                # per class
+    image_size: int = 64
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    root: str
+    splits_dir: str = ""
+    source: str = "download"             # download | local | synthetic
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    gpus: int = 1
+    cpus_per_gpu: int = 8
+    mem_mb: int = 64000
+    runtime: int = 1440                  # minutes
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    m_tr: int = 1
+    params: dict = field(default_factory=dict)   # the method's Params fields
+    epochs: int | None = None                    # shortcut for train.epochs
+    train: dict = field(default_factory=dict)    # TrainConfig overrides
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    dataset: str
+    actions: str
+    img_size: int
+    seeds: tuple[int, ...]
+    runs: dict                                   # method -> variant -> VariantConfig
+    encoder_width: int = 64
+    cifar_stem: bool = False
+    train: TrainConfig = field(default_factory=TrainConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    method: str
+    variant: str = "default"
+    m_val: int | None = None
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    experiment: str
+    rows: tuple[TableRow, ...]
+
+
+@dataclass(frozen=True)
+class FigureConfig:
+    kind: str
+    table: str
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one pretraining/probing job needs; serialised to JSON for the job and the checkpoint."""
+
+    experiment: str
+    method: str
+    variant: str
+    seed: int
+    dataset: str
+    actions: str
+    img_size: int
+    encoder_width: int
+    cifar_stem: bool
+    m_tr: int
+    params: dict
+    train: TrainConfig
+    probe: ProbeConfig
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | dict) -> "RunConfig":
+        raw = json.loads(text) if isinstance(text, str) else dict(text)
+        return _build(cls, raw, "run")
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the training trajectory (a resume must match it)."""
+        d = dataclasses.asdict(self)
+        d["train"] = {k: v for k, v in d["train"].items() if k not in ("num_workers", "log_every")}
+        d.pop("probe")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    results_dir: str
+    device: str
+    datasets: dict
+    experiments: dict
+    tables: dict
+    figures: dict
+    resources: dict
+
+    def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
+        """Every (experiment, method, variant, seed) the config defines."""
+        return [(e, m, v, s) for e, exp in self.experiments.items() if experiment in (None, e)
+                for m, variants in exp.runs.items() for v in variants for s in exp.seeds]
+
+    def run_config(self, experiment: str, method: str, variant: str, seed: int) -> RunConfig:
+        exp: ExperimentConfig = self.experiments[experiment]
+        var: VariantConfig = exp.runs[method][variant]
+        train = dataclasses.replace(exp.train, **var.train)
+        if var.epochs is not None:
+            train = dataclasses.replace(train, epochs=var.epochs)
+        return RunConfig(experiment, method, variant, int(seed), exp.dataset, exp.actions, exp.img_size,
+                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Generic dataclass builder with key-path errors
+
+
+def _check_type(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check_type(value, a, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: expected {tp}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)[:1]
+        return tuple(_check_type(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp}")
+
+
+def _build(cls, raw: Any, where: str):
+    if isinstance(raw, cls):
+        return raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid: {sorted(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in raw:
+            kwargs[name] = _check_type(raw[name], hints[name], f"{where}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}.{name}: missing required key")
+    return cls(**kwargs)
+
+
+def _choice(value: str, valid, where: str) -> None:
+    if value not in valid:
+        raise ConfigError(f"{where}: {value!r} is not one of {sorted(valid)}")
+
+
+def _positive(value: int | None, where: str, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise ConfigError(f"{where}: must be {'>= 0' if allow_zero else 'positive'}, got {value}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The pipeline config
+
+
+def _validate_train(t: TrainConfig, where: str) -> None:
+    _positive(t.epochs, f"{where}.epochs", allow_zero=True)  # 0 epochs = the random-init reference
+    _positive(t.batch_size, f"{where}.batch_size")
+    _positive(t.warmup_epochs, f"{where}.warmup_epochs", allow_zero=True)
+    _positive(t.checkpoint_every, f"{where}.checkpoint_every")
+    _positive(t.num_workers, f"{where}.num_workers", allow_zero=True)
+    if t.optimizer is not None:
+        _choice(t.optimizer, {"adam", "adamw"}, f"{where}.optimizer")
+    if t.schedule is not None:
+        _choice(t.schedule, {"warmup_cosine", "constant"}, f"{where}.schedule")
+    _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
+
+
+def _present(mapping: dict) -> dict:
+    """Entries of a config mapping; an override file removes an entry by setting it to null."""
+    return {k: v for k, v in mapping.items() if v is not None}
+
+
+def load_config(raw: dict) -> PipelineConfig:
+    """Validate the merged Snakemake config and return the typed pipeline config."""
+    from seqjepa_core.methods import METHODS, get_method_class, parse_params
+
+    if not isinstance(raw, dict):
+        raise ConfigError("config: expected a mapping at the top level")
+    top = {"results_dir", "device", "datasets", "experiments", "tables", "figures", "resources"}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise ConfigError(f"config: unknown key(s) {unknown}; valid: {sorted(top)}")
+    for key in ("results_dir", "datasets", "experiments"):
+        if key not in raw:
+            raise ConfigError(f"config.{key}: missing required key")
+    device = _check_type(raw.get("device", "auto"), str, "device")
+    _choice(device, {"auto", "cuda", "cpu"}, "device")
+
+    datasets = {}
+    for name, d in _present(_check_type(raw["datasets"], dict, "datasets")).items():
+        where = f"datasets.{name}"
+        _choice(name, DATASETS, "datasets")
+        ds = _build(DatasetConfig, d, where)
+        _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
+        datasets[name] = ds
+
+    resources = {name: _build(ResourceConfig, r, f"resources.{name}")
+                 for name, r in _check_type(raw.get("resources") or {}, dict, "resources").items()}
+    for name in ("pretrain", "probe"):
+        resources.setdefault(name, ResourceConfig())
+
+    experiments = {}
+    for name, e in _present(_check_type(raw["experiments"], dict, "experiments")).items():
+        where = f"experiments.{name}"
+        if not isinstance(e, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {e!r}")
+        e = dict(e)
+        runs_raw = _check_type(e.get("runs"), dict, f"{where}.runs")
+        exp = _build(ExperimentConfig, e, where)
+        _choice(exp.dataset, DATASETS, f"{where}.dataset")
+        if exp.dataset not in datasets:
+            raise ConfigError(f"{where}.dataset: {exp.dataset!r} has no entry under datasets "
+                              f"(configured: {sorted(datasets)})")
+        _choice(exp.actions, DATASETS[exp.dataset].action_kinds, f"{where}.actions")
+        _positive(exp.img_size, f"{where}.img_size")
+        _positive(exp.encoder_width, f"{where}.encoder_width")
+        if not exp.seeds:
+            raise ConfigError(f"{where}.seeds: needs at least one seed")
+        _validate_train(exp.train, f"{where}.train")
+        if not exp.probe.m_val:
+            raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
+        for m in exp.probe.m_val:
+            _positive(m, f"{where}.probe.m_val")
+        runs = {}
+        for method, variants in runs_raw.items():
+            _choice(method, METHODS, f"{where}.runs")
+            cls = get_method_class(method)
+            variants = _check_type(variants, dict, f"{where}.runs.{method}")
+            runs[method] = {}
+            for vname, v in variants.items():
+                if v is None:  # `variant: null` in an override file removes it
+                    continue
+                vw = f"{where}.runs.{method}.{vname}"
+                var = _build(VariantConfig, v, vw)
+                _positive(var.m_tr, f"{vw}.m_tr")
+                _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
+                try:
+                    parse_params(cls, var.params, f"{vw}.params")
+                except (KeyError, TypeError) as err:
+                    raise ConfigError(str(err).strip('"')) from None
+                try:
+                    train = dataclasses.replace(exp.train, **var.train)
+                except TypeError:
+                    bad = sorted(set(var.train) - {f.name for f in dataclasses.fields(TrainConfig)})
+                    raise ConfigError(f"{vw}.train: unknown key(s) {bad}; valid: "
+                                      f"{sorted(f.name for f in dataclasses.fields(TrainConfig))}") from None
+                _validate_train(_build(TrainConfig, dataclasses.asdict(train), f"{vw}.train"), f"{vw}.train")
+                runs[method][vname] = var
+            if not runs[method]:
+                del runs[method]
+        experiments[name] = dataclasses.replace(exp, runs=runs)
+
+    tables = {}
+    for name, t in _present(_check_type(raw.get("tables") or {}, dict, "tables")).items():
+        where = f"tables.{name}"
+        table = _build(TableConfig, t, where)
+        _choice(table.experiment, experiments, f"{where}.experiment")
+        exp = experiments[table.experiment]
+        for i, row in enumerate(table.rows):
+            rw = f"{where}.rows[{i}]"
+            _choice(row.method, exp.runs, f"{rw}.method")
+            _choice(row.variant, exp.runs[row.method], f"{rw}.variant")
+            if get_method_class(row.method).aggregates_sequences:
+                if row.m_val is None:
+                    raise ConfigError(f"{rw}.m_val: required for sequence method {row.method!r}")
+                _choice(row.m_val, exp.probe.m_val, f"{rw}.m_val")
+        tables[name] = table
+
+    figures = {}
+    for name, f in _present(_check_type(raw.get("figures") or {}, dict, "figures")).items():
+        fig = _build(FigureConfig, f, f"figures.{name}")
+        _choice(fig.kind, {"tradeoff"}, f"figures.{name}.kind")
+        _choice(fig.table, tables, f"figures.{name}.table")
+        figures[name] = fig
+
+    return PipelineConfig(_check_type(raw["results_dir"], str, "results_dir"), device, datasets,
+                          experiments, tables, figures, resources)

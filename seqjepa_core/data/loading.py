@@ -1,0 +1,113 @@
+"""From a dataset index to device-side ``SequenceBatch``es, deterministically and resumably.
+
+The order of samples is a pure function of (seed, epoch), each sample's random views a pure function of
+(seed, epoch, index), so a job resumed mid-epoch (skipping the batches it already did) sees exactly the
+data an uninterrupted job would. Workers only decode JPEGs into uint8; normalisation and actions are
+computed batched on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from seqjepa_core.data.batch import SequenceBatch
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a run needs to know to read its dataset."""
+
+    dataset: str
+    index_path: str
+    root: str
+    img_size: int
+    actions: str
+
+
+def build_dataset(spec: DataSpec, num_views: int, seed: int) -> Dataset:
+    if spec.dataset == "3diebench":
+        from seqjepa_core.data.threedie import ThreeDIEBenchSequences
+        return ThreeDIEBenchSequences(spec.index_path, spec.root, num_views=num_views,
+                                      img_size=spec.img_size, seed=seed)
+    raise KeyError(f"unknown dataset {spec.dataset!r}")
+
+
+def _normalisation(dataset: str) -> tuple[list[float], list[float]]:
+    if dataset == "3diebench":
+        from seqjepa_core.data import threedie
+        return threedie.MEAN, threedie.STD
+    raise KeyError(dataset)
+
+
+def _actions(dataset: str, latents: torch.Tensor, kind: str) -> torch.Tensor:
+    if dataset == "3diebench":
+        from seqjepa_core.data.threedie import relative_actions
+        return relative_actions(latents, kind)
+    raise KeyError(dataset)
+
+
+def action_dim(dataset: str, kind: str) -> int:
+    if dataset == "3diebench":
+        from seqjepa_core.data.threedie import ACTION_DIMS
+        return ACTION_DIMS[kind]
+    raise KeyError(dataset)
+
+
+def _stack(items: list[dict]) -> dict[str, torch.Tensor]:
+    return {"images": torch.stack([torch.as_tensor(it["images"]) for it in items]),
+            "latents": torch.stack([torch.as_tensor(it["latents"], dtype=torch.float32) for it in items]),
+            "labels": torch.tensor([int(it["label"]) for it in items], dtype=torch.long)}
+
+
+def epoch_batches(num_samples: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True,
+                  drop_last: bool = True, rank: int = 0, world_size: int = 1) -> list[list[int]]:
+    """Global batches of the epoch (a permutation seeded by seed and epoch), this rank's shard of each."""
+    if shuffle:
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        order = torch.randperm(num_samples, generator=g).tolist()
+    else:
+        order = list(range(num_samples))
+    stop = num_samples - num_samples % batch_size if drop_last else num_samples
+    batches = [order[i:i + batch_size] for i in range(0, stop, batch_size)]
+    return [b[rank::world_size] for b in batches]
+
+
+class BatchStream:
+    """Iterates one epoch of device-side ``SequenceBatch``es, optionally skipping the first batches."""
+
+    def __init__(self, dataset: Dataset, spec: DataSpec, batch_size: int, seed: int, device: torch.device,
+                 num_workers: int = 0, shuffle: bool = True, drop_last: bool = True,
+                 rank: int = 0, world_size: int = 1):
+        self.dataset, self.spec, self.batch_size, self.seed = dataset, spec, batch_size, seed
+        self.device, self.num_workers, self.shuffle, self.drop_last = device, num_workers, shuffle, drop_last
+        self.rank, self.world_size = rank, world_size
+        mean, std = _normalisation(spec.dataset)
+        self.mean = torch.tensor(mean, device=device).view(1, 1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 1, 3, 1, 1)
+
+    def num_batches(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def epoch(self, epoch: int, skip: int = 0) -> Iterator[SequenceBatch]:
+        self.dataset.set_epoch(epoch)  # every sequence dataset draws its views from (seed, epoch, index)
+        batches = epoch_batches(len(self.dataset), self.batch_size, self.seed, epoch, self.shuffle,
+                                self.drop_last, self.rank, self.world_size)[skip:]
+        if not batches:
+            return
+        loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=_stack,
+                            num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
+                            persistent_workers=False)
+        for raw in loader:
+            yield self.to_batch(raw)
+
+    def to_batch(self, raw: dict[str, torch.Tensor]) -> SequenceBatch:
+        images = raw["images"].to(self.device, non_blocking=True)
+        latents = raw["latents"].to(self.device, non_blocking=True)
+        views = (images.float().div_(255.0) - self.mean) / self.std
+        actions = _actions(self.spec.dataset, latents, self.spec.actions)
+        return SequenceBatch(views, actions, raw["labels"].to(self.device, non_blocking=True), latents)

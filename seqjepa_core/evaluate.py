@@ -1,0 +1,35 @@
+"""The probe stage of one run: load its checkpoint, extract frozen features, fit the paper's probes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import torch
+
+from seqjepa_core.data.loading import BatchStream, DataSpec, build_dataset
+from seqjepa_core.io import atomic_write_json
+from seqjepa_core.probes import run_probes
+from seqjepa_core.train import load_method, resolve_device
+
+PROBE_SEED_OFFSET = 10_000  # probe views are drawn independently of the pretraining draws
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_index: str, root: str,
+                        out_json: str | os.PathLike, device: str = "auto", batch_size: int = 256) -> dict:
+    dev = resolve_device(device)
+    method, run = load_method(checkpoint, dev)
+    num_views = max(2, max(run.probe.m_val))  # z_AGG up to the longest M_val; pairs need 2 views
+    streams = []
+    for index in (train_index, test_index):
+        spec = DataSpec(run.dataset, index, root, run.img_size, run.actions)
+        ds = build_dataset(spec, num_views, seed=run.seed + PROBE_SEED_OFFSET)
+        streams.append(BatchStream(ds, spec, batch_size, run.seed + PROBE_SEED_OFFSET, dev,
+                                   num_workers=run.train.num_workers, shuffle=False, drop_last=False))
+    metrics = run_probes(method, streams[0].epoch(0), streams[1].epoch(0), run.probe, run.actions, dev,
+                         seed=run.seed)
+    result = {"run": {"experiment": run.experiment, "method": run.method, "variant": run.variant,
+                      "seed": run.seed, "m_tr": run.m_tr, "epochs": run.train.epochs},
+              "config": dataclasses.asdict(run), "metrics": metrics}
+    atomic_write_json(result, out_json)
+    return result

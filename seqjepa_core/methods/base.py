@@ -1,0 +1,121 @@
+"""The method interface every pretraining method implements, and the pieces they share."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from seqjepa_core.data.batch import SequenceBatch
+from seqjepa_core.models.encoder import build_encoder
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method needs to know about the experiment to build itself."""
+
+    action_dim: int               # size of one action vector (4: rotation quaternion, 6: + colour, ...)
+    num_classes: int
+    encoder_width: int = 64       # 64 = the paper's ResNet-18 (512-d output)
+    cifar_stem: bool = False
+    m_tr: int = 1                 # observed views per training sequence (seq-JEPA); pair methods ignore it
+
+
+@dataclass(frozen=True)
+class MethodParams:
+    """Base of each method's own hyper-parameters; subclasses add fields with the paper's defaults."""
+
+
+@dataclass(frozen=True)
+class OptimDefaults:
+    """The optimiser a method trains with unless the config overrides it (paper §5.4)."""
+
+    name: str = "adam"            # "adam" | "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"    # "constant" | "warmup_cosine"
+
+
+class Method(nn.Module):
+    """A self-supervised method: an online ``encoder`` plus whatever heads its loss needs.
+
+    Subclasses set the class attributes, define ``Params`` and implement ``training_loss``.
+    Probes use only ``encoder`` (and ``aggregate`` when ``aggregates_sequences``): no probe code lives here.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str]                      # "invariant" | "equivariant" | "invariant-equivariant"
+    Params: ClassVar[type[MethodParams]] = MethodParams
+    optim_defaults: ClassVar[OptimDefaults] = OptimDefaults()
+    aggregates_sequences: ClassVar[bool] = False
+    uses_actions: ClassVar[bool] = False       # trained with the ground-truth transformations
+
+    def __init__(self, ctx: MethodContext, params: MethodParams):
+        super().__init__()
+        self.ctx, self.params = ctx, params
+        self.encoder = build_encoder(width=ctx.encoder_width, cifar_stem=ctx.cifar_stem)
+        self.embed_dim = self.encoder.out_dim
+
+    @property
+    def num_views(self) -> int:
+        """Views per training sample the data loader must provide."""
+        return 2
+
+    def forward(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        # DistributedDataParallel synchronises gradients of what runs through forward().
+        return self.training_loss(batch)
+
+    def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def after_optimizer_step(self, progress: float) -> None:
+        """Hook after each optimiser step; ``progress`` = finished steps / total steps (EMA updates)."""
+
+    def aggregate(self, views: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """z_AGG of ``views`` [B, M, C, H, W] with ``actions`` [B, M-1, A]; only for sequence methods."""
+        raise NotImplementedError(f"{self.name} does not aggregate sequences")
+
+    def encode_views(self, views: torch.Tensor) -> torch.Tensor:
+        """Online-encoder outputs of every view: [B, V, C, H, W] -> [B, V, D]."""
+        b, v = views.shape[:2]
+        x = views.flatten(0, 1)
+        if x.is_cuda:  # NHWC convolutions are the fast path for cuDNN with bf16
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.encoder(x).view(b, v, -1)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """Weight decay on weights only; biases, norms and learned tokens get none (paper §5.4)."""
+        decay, no_decay = [], []
+        for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim <= 1 or name.endswith("_token") else decay).append(p)
+        return [{"params": decay, "weight_decay": weight_decay},
+                {"params": no_decay, "weight_decay": 0.0}]
+
+
+def parse_params(cls: type[Method], raw: dict | None, where: str) -> MethodParams:
+    """Build ``cls.Params`` from a config mapping; unknown keys are an error naming ``where``."""
+    raw = dict(raw or {})
+    fields = {f.name for f in dataclasses.fields(cls.Params)}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise KeyError(f"{where}: unknown parameter(s) {unknown} for method {cls.name!r}; "
+                       f"valid: {sorted(fields)}")
+    return cls.Params(**raw)
+
+
+def mlp(dims: list[int], batch_norm: bool = True, last_bias: bool = True) -> nn.Sequential:
+    """Linear-(BN)-ReLU stack; the last layer is a plain Linear (projectors, predictors)."""
+    layers: list[nn.Module] = []
+    for i in range(len(dims) - 2):
+        layers += [nn.Linear(dims[i], dims[i + 1], bias=not batch_norm)]
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(dims[i + 1]))
+        layers.append(nn.ReLU(inplace=True))
+    layers.append(nn.Linear(dims[-2], dims[-1], bias=last_bias))
+    return nn.Sequential(*layers)

@@ -1,0 +1,3 @@
+from seqjepa_core.models.encoder import build_encoder, ResNet
+
+__all__ = ["build_encoder", "ResNet"]
