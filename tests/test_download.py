@@ -1,0 +1,436 @@
+"""seqjepa_core.download against local servers only (127.0.0.1): never the internet."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import pytest
+
+from seqjepa_core.download import (SIE_COMMIT, SOURCES, DownloadError, UnsafeArchiveError, download_url,
+                                   extract_archive, fetch, hf_download, is_complete)
+
+REPO = Path(__file__).resolve().parents[1]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+# --------------------------------------------------------------------------- local servers
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any in-process connection that is not to 127.0.0.1 (e.g. a stray call to huggingface.co)."""
+    connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1"):  # type: ignore[index]
+            raise ConnectionRefusedError(f"test tried to reach {address}")
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@dataclass
+class ServerState:
+    files: dict[str, bytes] = field(default_factory=dict)   # URL path -> body
+    ignore_range: bool = False
+    truncate_next_at: int | None = None                     # cut the next GET body after N bytes
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
+    hf_repos: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)  # (type, id) -> files
+
+
+def _hf_route(state: ServerState, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+    """The few Hub endpoints huggingface_hub uses for hf_hub_download / snapshot_download."""
+    if m := re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/(revision|tree)/([^/]+)(?:/.*)?", path):
+        files = state.hf_repos.get((m[1][:-1], m[2]))
+        if files is None:
+            return 404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"}
+        if m[3] == "revision":
+            body = {"id": m[2], "sha": COMMIT, "private": False,
+                    "siblings": [{"rfilename": n} for n in sorted(files)]}
+        else:
+            body = [{"type": "file", "path": n, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+                    for n, b in sorted(files.items())]
+        return 200, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    if m := re.fullmatch(r"/(?:(datasets)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
+        files = state.hf_repos.get(("dataset" if m[1] else "model", m[2]))
+        body = None if files is None else files.get(m[4])
+        if body is None:
+            return 404, b"", {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": COMMIT}
+        return 200, body, {"X-Repo-Commit": COMMIT, "ETag": f'"{hashlib.sha256(body).hexdigest()}"'}
+    return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: ServerState
+
+    def log_message(self, *args: object) -> None:  # keep pytest output clean
+        pass
+
+    def _serve(self, with_body: bool) -> None:
+        path = unquote(urlsplit(self.path).path)
+        rng = self.headers.get("Range")
+        self.state.requests.append((self.command, path, rng))
+        routed = _hf_route(self.state, path) if self.state.hf_repos else None
+        if routed is None:
+            data = self.state.files.get(path)
+            routed = (404, b"not found", {}) if data is None else (200, data, {})
+        status, data, extra = routed
+        start = 0
+        if status == 200 and rng and not self.state.ignore_range:
+            start = int(rng.removeprefix("bytes=").split("-")[0])
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+            extra = {**extra, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+        body = data[start:]
+        self.send_response(status)
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not with_body:
+            return
+        if self.state.truncate_next_at is not None:
+            body, self.state.truncate_next_at = body[: self.state.truncate_next_at], None
+            self.close_connection = True
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._serve(True)
+
+    def do_HEAD(self) -> None:
+        self._serve(False)
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, ServerState]]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    state = ServerState()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Handler,), {"state": state}))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _blob(n: int, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def _sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def _gets(state: ServerState) -> list[tuple[str, str, str | None]]:
+    return [r for r in state.requests if r[0] == "GET"]
+
+
+# --------------------------------------------------------------------------- download_url
+
+
+def test_full_download_then_skip(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(300_000)
+    state.files["/a.bin"] = data
+    dest = tmp_path / "sub" / "a.bin"
+    assert download_url(f"{base}/a.bin", dest, expected_size=len(data), sha256=_sha(data), chunk=4096) == dest
+    assert dest.read_bytes() == data and not dest.with_name("a.bin.part").exists()
+    n = len(state.requests)
+    download_url(f"{base}/a.bin", dest, expected_size=len(data), sha256=_sha(data))
+    assert len(state.requests) == n  # verified in place, no request
+
+
+def test_resume_with_range(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(200_000, seed=1)
+    state.files["/r.bin"] = data
+    dest = tmp_path / "r.bin"
+    dest.with_name("r.bin.part").write_bytes(data[:123_456])
+    download_url(f"{base}/r.bin", dest, sha256=_sha(data), progress=False)
+    assert _gets(state) == [("GET", "/r.bin", "bytes=123456-")]
+    assert dest.read_bytes() == data
+
+
+def test_complete_part_file_is_renamed_after_416(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(10_000, seed=5)
+    state.files["/c.bin"] = data
+    dest = tmp_path / "c.bin"
+    dest.with_name("c.bin.part").write_bytes(data)  # crashed between the last byte and the rename
+    download_url(f"{base}/c.bin", dest, sha256=_sha(data), progress=False)
+    assert _gets(state) == [("GET", "/c.bin", "bytes=10000-")] and dest.read_bytes() == data
+
+
+def test_server_ignoring_range_restarts(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(50_000, seed=2)
+    state.files["/i.bin"], state.ignore_range = data, True
+    dest = tmp_path / "i.bin"
+    dest.with_name("i.bin.part").write_bytes(b"\0" * 10_000)  # would corrupt the file if appended to
+    download_url(f"{base}/i.bin", dest, sha256=_sha(data), progress=False)
+    assert _gets(state)[0][2] == "bytes=10000-" and dest.read_bytes() == data
+
+
+def test_truncated_body_is_retried_with_resume(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(100_000, seed=3)
+    state.files["/t.bin"], state.truncate_next_at = data, 40_000
+    dest = tmp_path / "t.bin"
+    # small chunks: urllib3 drops the last partially-read chunk when the connection breaks
+    download_url(f"{base}/t.bin", dest, sha256=_sha(data), chunk=8192, backoff=0, progress=False)
+    gets = _gets(state)
+    assert gets[0][2] is None and gets[-1][2] is not None and gets[-1][2].startswith("bytes=")
+    assert int(gets[-1][2][6:-1]) > 0 and dest.read_bytes() == data
+
+
+@pytest.mark.parametrize("kind", ["size", "sha256", "md5"])
+def test_mismatch_raises_and_leaves_nothing(server: tuple[str, ServerState], tmp_path: Path, kind: str) -> None:
+    base, state = server
+    data = _blob(20_000, seed=4)
+    state.files["/m.bin"] = data
+    dest = tmp_path / "m.bin"
+    bad = {"size": {"expected_size": len(data) + 1}, "sha256": {"sha256": _sha(b"other")},
+           "md5": {"md5": hashlib.md5(b"other").hexdigest()}}[kind]
+    with pytest.raises(DownloadError, match=f"{kind} mismatch") as e:
+        download_url(f"{base}/m.bin", dest, progress=False, **bad)
+    assert f"{base}/m.bin" in str(e.value) and str(dest) in str(e.value)
+    assert not dest.exists() and not dest.with_name("m.bin.part").exists()
+
+
+def test_http_404_fails_without_retrying(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    with pytest.raises(DownloadError, match="HTTP 404.*missing.bin"):
+        download_url(f"{base}/missing.bin", tmp_path / "missing.bin", backoff=0)
+    assert len(state.requests) == 1
+    with pytest.raises(DownloadError, match="bad URL"):
+        download_url("not-a-url", tmp_path / "x", backoff=0)
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tf.addfile(info)
+    return path
+
+
+def test_extract_tar_strip_top_and_marker(tmp_path: Path) -> None:
+    arc = _tar(tmp_path / "d.tar.gz", {"3DIEBench/s1/o1/image_0.jpg": b"x", "3DIEBench/LICENSE": b"cc"})
+    dest = tmp_path / "out"
+    extract_archive(arc, dest, strip_top="3DIEBench")
+    assert (dest / "s1/o1/image_0.jpg").read_bytes() == b"x" and (dest / "LICENSE").exists()
+    assert is_complete(dest) and not list(tmp_path.glob(".out.extract-*"))
+    # a second call is a no-op once complete; without the strip name the top folder stays
+    extract_archive(arc, dest, strip_top="3DIEBench")
+    other = extract_archive(arc, tmp_path / "kept")
+    assert (other / "3DIEBench/s1/o1/image_0.jpg").exists()
+
+
+def test_extract_zip_merges_into_existing_dir(tmp_path: Path) -> None:
+    arc = tmp_path / "t.zip"
+    with zipfile.ZipFile(arc, "w") as zf:
+        zf.writestr("tiny-imagenet-200/wnids.txt", "n01\n")
+    dest = tmp_path / "data"
+    (dest / "tiny-imagenet-200").mkdir(parents=True)
+    (dest / "tiny-imagenet-200" / "stale").write_text("half-extracted")
+    (dest / "unrelated").write_text("keep")
+    extract_archive(arc, dest)
+    assert (dest / "tiny-imagenet-200/wnids.txt").read_text() == "n01\n"
+    assert not (dest / "tiny-imagenet-200/stale").exists() and (dest / "unrelated").exists()
+
+
+@pytest.mark.parametrize("case", ["dotdot", "absolute", "symlink", "zip"])
+def test_extract_traversal_guard(tmp_path: Path, case: str) -> None:
+    if case == "zip":
+        arc = tmp_path / "evil.zip"
+        with zipfile.ZipFile(arc, "w") as zf:
+            zf.writestr("ok.txt", "fine")
+            zf.writestr("../evil.txt", "pwned")
+    elif case == "symlink":  # link out, then write through it
+        arc = _tar(tmp_path / "evil.tar.gz", {}, links={"lnk": str(tmp_path)})
+    else:
+        arc = _tar(tmp_path / "evil.tar.gz", {"ok.txt": b"fine",
+                                               ("../evil.txt" if case == "dotdot" else str(tmp_path / "evil.txt")): b"x"})
+    dest = tmp_path / "work" / "out"
+    with pytest.raises(UnsafeArchiveError, match="escape"):
+        extract_archive(arc, dest)
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "work" / "evil.txt").exists()
+    assert not dest.exists() and not list((tmp_path / "work").iterdir())  # temp dir cleaned, no marker
+
+
+# --------------------------------------------------------------------------- 3DIEBench CLI end to end
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def _jpg() -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_download_3diebench_cli_end_to_end(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    objs = [("02691156", "1a04e3eab45ca15dd86060f189eb133"), ("02691156", "1a6ad7a24bb89733f412783097373bdc"),
+            ("02747177", "2f00a785c9ac57c07f48cc2eec0e8cfa")]
+    members = {}
+    for syn, obj in objs:
+        for v in range(2):
+            members[f"3DIEBench/{syn}/{obj}/image_{v}.jpg"] = _jpg()
+            members[f"3DIEBench/{syn}/{obj}/latent_{v}.npy"] = _npy(np.zeros(7, np.float32))
+    state.files["/big/3DIEBench.tar.gz"] = _tar(tmp_path / "src.tar.gz", members).read_bytes()
+    splits = {"train_images.npy": _npy(np.array([f"/{s}/{o}" for s, o in objs[:2]])),
+              "train_labels.npy": _npy(np.array([0, 0])),
+              "val_images.npy": _npy(np.array([f"/{s}/{o}" for s, o in objs[2:]])),
+              "val_labels.npy": _npy(np.array([1]))}
+    state.files.update({f"/sie/{n}": b for n, b in splits.items()})
+    root, splits_dir = tmp_path / "data" / "3DIEBench", tmp_path / "data" / "3DIEBench_splits"
+    cmd = [sys.executable, str(REPO / "workflow_scripts" / "download_3diebench.py"), "--root", str(root),
+           "--splits-dir", str(splits_dir), "--mirror", f"{base}/sie", "--no-progress",
+           "--url-override", f"3DIEBench.tar.gz={base}/big/3DIEBench.tar.gz"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost"}
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    for syn, obj in objs:
+        assert (root / syn / obj / "image_0.jpg").read_bytes() == members[f"3DIEBench/{syn}/{obj}/image_0.jpg"]
+    assert not (root / "3DIEBench").exists() and is_complete(root)
+    assert json.loads((root / ".complete").read_text())["source"] == "3diebench"
+    for name, data in splits.items():
+        assert (splits_dir / name).read_bytes() == data
+    assert list(np.load(splits_dir / "val_images.npy")) == [f"/{objs[2][0]}/{objs[2][1]}"]
+    assert not (tmp_path / "data" / "_downloads" / "3DIEBench.tar.gz").exists()  # removed by default
+    n = len(state.requests)
+    assert subprocess.run(cmd, env=env, capture_output=True, timeout=60).returncode == 0
+    assert len(state.requests) == n  # complete + verified splits: nothing fetched again
+
+
+def test_fetch_applies_registry_checksum(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    state.files["/m/cifar-100-python.tar.gz"] = _tar(tmp_path / "c.tar.gz", {"cifar-100-python/train": b"x"}).read_bytes()
+    with pytest.raises(DownloadError, match="md5 mismatch.*cifar-100-python.tar.gz"):
+        fetch("cifar100", tmp_path / "cifar100", mirror=f"{base}/m", progress=False)
+    assert not is_complete(tmp_path / "cifar100") and not list(tmp_path.rglob("cifar-100-python.tar.gz*"))
+
+
+def test_fetch_rejects_non_npy_split(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    state.files.update({f"/s/{f.filename}": b"<html>rate limited</html>" for f in SOURCES["3diebench_splits"].files})
+    with pytest.raises(DownloadError, match="not a .npy"):
+        fetch("3diebench_splits", tmp_path / "splits", mirror=f"{base}/s", progress=False)
+    assert not list((tmp_path / "splits").iterdir())
+
+
+def test_registry_points_at_official_sources() -> None:
+    assert re.fullmatch(r"[0-9a-f]{40}", SIE_COMMIT)
+    split_urls = {f.url for f in SOURCES["3diebench_splits"].files}
+    assert split_urls == {f"https://raw.githubusercontent.com/facebookresearch/SIE/{SIE_COMMIT}/data/{s}_{k}.npy"
+                          for s in ("train", "val") for k in ("images", "labels")}
+    assert SOURCES["3diebench"].files[0].url == "https://dl.fbaipublicfiles.com/SIE/3DIEBench.tar.gz"
+    assert SOURCES["cifar100"].files[0].md5 == "eb9058c3a382ffc7106e4002c42a8d85"
+    assert {(s.hf_repo, s.hf_repo_type) for s in SOURCES.values() if s.hf_repo} == {
+        ("Hafez/salmap-stl10", "dataset"), ("Hafez/3DIEBench-OOD", "dataset"), ("Hafez/seq-JEPA", "model")}
+
+
+# --------------------------------------------------------------------------- Hugging Face Hub
+
+
+@pytest.fixture
+def hf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A private HF home, online mode; constants are patched too since huggingface_hub reads env at import."""
+    import huggingface_hub.constants as c
+    home = tmp_path / "hf_home"
+    for k, v in {"HF_HOME": str(home), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    for name, value in {"HF_HUB_OFFLINE": False, "HF_HOME": str(home), "HF_HUB_CACHE": str(home / "hub"),
+                        "HUGGINGFACE_HUB_CACHE": str(home / "hub")}.items():
+        if hasattr(c, name):
+            monkeypatch.setattr(c, name, value)
+
+
+def test_hf_download_against_local_standin(server: tuple[str, ServerState], tmp_path: Path, hf_env: None,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    base, state = server
+    sal = {f"saliency_{s}.npy": _npy(np.full((2, 1, 4, 4), i, np.float32)) for i, s in enumerate(("train", "test", "unlabeled"))}
+    state.hf_repos[("dataset", "Hafez/salmap-stl10")] = {**sal, "README.md": b"# card"}
+    state.hf_repos[("model", "Hafez/seq-JEPA")] = {"3diebench/rot_mtr3.pth": _blob(5000, 7), "README.md": b"m"}
+
+    # snapshot_download with patterns (dataset repo)
+    got = hf_download("Hafez/salmap-stl10", tmp_path / "sal", allow_patterns="*saliency_*.npy", endpoint=base)
+    assert sorted(p.name for p in got) == sorted(sal) and not (tmp_path / "sal" / "README.md").exists()
+    assert all((tmp_path / "sal" / n).read_bytes() == b for n, b in sal.items())
+    paths = {(m, p) for m, p, _ in state.requests}
+    assert ("GET", "/api/datasets/Hafez/salmap-stl10/revision/main") in paths
+    assert ("HEAD", f"/datasets/Hafez/salmap-stl10/resolve/{COMMIT}/saliency_train.npy") in paths
+
+    # hf_hub_download of one file of a model repo, endpoint taken from $HF_ENDPOINT
+    monkeypatch.setenv("HF_ENDPOINT", base)
+    [ckpt] = hf_download("Hafez/seq-JEPA", tmp_path / "ckpt", filenames="3diebench/rot_mtr3.pth", repo_type="model")
+    assert ckpt == tmp_path / "ckpt" / "3diebench" / "rot_mtr3.pth"
+    assert ckpt.read_bytes() == state.hf_repos[("model", "Hafez/seq-JEPA")]["3diebench/rot_mtr3.pth"]
+    assert ("HEAD", "/Hafez/seq-JEPA/resolve/main/3diebench/rot_mtr3.pth") in {(m, p) for m, p, _ in state.requests}
+
+    # registry source: flat repo files land in the official loader's <split>/saliency_<split>.npy layout
+    root = fetch("salmap_stl10", tmp_path / "salmap", endpoint=base)
+    assert (root / "unlabeled" / "saliency_unlabeled.npy").read_bytes() == sal["saliency_unlabeled.npy"]
+    assert is_complete(root)
+
+    with pytest.raises(DownloadError, match="dataset Hafez/nope@main from http://127.0.0.1"):
+        hf_download("Hafez/nope", tmp_path / "nope", endpoint=base)
+
+
+def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:
+    repo = tmp_path / "mirror" / "models" / "Hafez" / "seq-JEPA"
+    (repo / "stl10").mkdir(parents=True)
+    (repo / "stl10" / "pls_mtr4.pth").write_bytes(b"weights")
+    (repo / "README.md").write_text("card")
+    got = hf_download("Hafez/seq-JEPA", tmp_path / "out", allow_patterns=["*.pth"], repo_type="model",
+                      endpoint=f"file://{tmp_path / 'mirror'}")
+    assert got == [tmp_path / "out" / "stl10" / "pls_mtr4.pth"] and got[0].read_bytes() == b"weights"
+    with pytest.raises(DownloadError, match="missing"):
+        hf_download("Hafez/seq-JEPA", tmp_path / "o2", filenames=["nope.pth"], repo_type="model",
+                    endpoint=str(tmp_path / "mirror"))
+
+    from importlib.util import module_from_spec, spec_from_file_location
+    spec = spec_from_file_location("download_hf", REPO / "workflow_scripts" / "download_hf.py")
+    cli = module_from_spec(spec)
+    spec.loader.exec_module(cli)  # type: ignore[union-attr]
+    dest = tmp_path / "cli"
+    assert cli.main(["--repo-id", "Hafez/seq-JEPA", "--repo-type", "model", "--dest", str(dest),
+                     "--pattern", "*.pth", "--endpoint", f"file://{tmp_path / 'mirror'}"]) == 0
+    assert (dest / "stl10" / "pls_mtr4.pth").exists() and is_complete(dest)
