@@ -3,8 +3,10 @@
 
 def table_spec(w):
     t = CFG.tables[w.table]
-    rows = [dict(label=r.label, method=r.method, variant=r.variant, m_val=r.m_val) for r in t.rows]
-    return json.dumps({"table": w.table, "experiment": t.experiment, "rows": rows})
+    rows = [dict(label=r.label, method=r.method, variant=r.variant, m_val=r.m_val,
+                 family=get_method_class(r.method).family) for r in t.rows]
+    return json.dumps({"table": w.table, "experiment": t.experiment, "paper_tables": list(t.paper_tables),
+                       "rows": rows})
 
 
 rule table:

@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)  # seqjepa_core works from a plain checkout, installed or not
 from seqjepa_core.config import ConfigError, load_config
 from seqjepa_core.data.registry import get_dataset_info
+from seqjepa_core.methods import get_method_class
 
 CFG = load_config(config)
 RESULTS = CFG.results_dir

@@ -116,6 +116,7 @@ class TableRow:
 class TableConfig:
     experiment: str
     rows: tuple[TableRow, ...]
+    paper_tables: tuple[str, ...] = ()   # tables of paper_numbers.csv to compare with, first match wins
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_in
         streams.append(BatchStream(ds, spec, batch_size, run.seed + PROBE_SEED_OFFSET, dev,
                                    num_workers=run.train.num_workers, shuffle=False, drop_last=False))
     metrics = run_probes(method, streams[0].epoch(0), streams[1].epoch(0), run.probe, run.actions, dev,
-                         seed=run.seed)
+                         seed=run.seed, dataset=run.dataset)
     result = {"run": {"experiment": run.experiment, "method": run.method, "variant": run.variant,
                       "seed": run.seed, "m_tr": run.m_tr, "epochs": run.train.epochs},
               "config": dataclasses.asdict(run), "metrics": metrics}

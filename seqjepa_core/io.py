@@ -8,7 +8,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
 
 
 @contextmanager
@@ -27,6 +26,7 @@ def atomic_path(path: str | os.PathLike):
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
+    import torch  # lazily: the table/figure scripts use this module without torch
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 

@@ -1,0 +1,104 @@
+"""Paper figures drawn from aggregated tables (``seqjepa_core.tables``)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: cluster jobs have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
+
+from seqjepa_core.io import atomic_path  # noqa: E402
+
+FAMILY_COLORS = {"invariant": "#1f77b4", "equivariant": "#ff7f0e", "invariant-equivariant": "#d62728"}
+AXIS_LABELS = {"top1": "Top-1 accuracy (%)", "rel_rot_r2": "Relative rotation R²",
+               "indiv_rot_r2": "Individual rotation R²", "color_r2": "Colour R²"}
+
+
+def _num(v) -> float:
+    return math.nan if v is None or pd.isna(v) else float(v)
+
+
+# Label offsets (points) tried in order; the first that overlaps no placed label or marker wins.
+_OFFSETS = [(5, 3), (5, -9), (-5, 3), (-5, -9)] + [(dx, dy) for dy in (12, -18, 21, -27, 30, -36)
+                                                   for dx in (5, -5)]
+
+
+def _place_labels(ax, labels: list[tuple[str, tuple[float, float], str]],
+                  points: list[tuple[float, float]]) -> None:
+    """Greedy label placement: markers close together (seq-JEPA variants) would otherwise overprint."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    r = 4 * fig.dpi / 72  # marker half-size in pixels
+    frame = ax.get_window_extent(renderer)
+    taken = [Bbox.from_extents(x - r, y - r, x + r, y + r) for x, y in ax.transData.transform(points)]
+    for text, xy, color in sorted(labels, key=lambda t: -t[1][1]):  # top to bottom
+        best = None
+        for dx, dy in _OFFSETS:
+            ann = ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", fontsize=6.5,
+                              color=color, ha="left" if dx > 0 else "right", va="bottom")
+            box = ann.get_window_extent(renderer)
+            inside = frame.containsx(box.x0) and frame.containsx(box.x1) and frame.containsy(box.y1)
+            hits = sum(box.overlaps(b) for b in taken) + (0 if inside else 100)
+            ann.remove()
+            if best is None or hits < best[0]:
+                best = (hits, dx, dy, box)
+            if hits == 0:
+                break
+        _, dx, dy, box = best
+        far = abs(dy) > 9  # a leader line once the label has moved away from its marker
+        ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", fontsize=6.5, color=color,
+                    ha="left" if dx > 0 else "right", va="bottom",
+                    arrowprops=dict(arrowstyle="-", color=color, lw=0.4, alpha=0.7, shrinkA=0, shrinkB=2)
+                    if far else None)
+        taken.append(box)
+
+
+def tradeoff_figure(table_df: pd.DataFrame, out_png: str | os.PathLike, x: str = "top1",
+                    y: str = "rel_rot_r2", title: str = "3DIEBench: invariance vs equivariance") -> None:
+    """Paper Fig. 3: one point per table row, ours filled (± std over seeds), the paper's hollow.
+
+    A thin line joins ours to the paper's value of the same row; colour = method family.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    labels: list[tuple[str, tuple[float, float], str]] = []
+    points: list[tuple[float, float]] = []
+    for _, r in table_df.iterrows():
+        color = FAMILY_COLORS.get(str(r.get("family")), "0.4")
+        ox, oy = _num(r[f"{x}_mean"]), _num(r[f"{y}_mean"])
+        px, py = _num(r.get(f"{x}_paper")), _num(r.get(f"{y}_paper"))
+        ours, paper = not (math.isnan(ox) or math.isnan(oy)), not (math.isnan(px) or math.isnan(py))
+        if ours and paper:
+            ax.plot([px, ox], [py, oy], color=color, lw=0.7, alpha=0.5, zorder=1)
+        if paper:
+            ax.scatter(px, py, s=45, facecolors="white", edgecolors=color, linewidths=1.4, zorder=2)
+        if ours:
+            xerr, yerr = _num(r.get(f"{x}_std")), _num(r.get(f"{y}_std"))
+            if int(r.get("n_seeds", 0) or 0) > 1:
+                ax.errorbar(ox, oy, xerr=0 if math.isnan(xerr) else xerr, yerr=0 if math.isnan(yerr) else yerr,
+                            fmt="none", ecolor=color, elinewidth=0.9, capsize=2, zorder=2)
+            ax.scatter(ox, oy, s=45, color=color, edgecolors="black", linewidths=0.4, zorder=3)
+        if ours or paper:  # label where our point is; the paper's when we have none
+            labels.append((str(r["label"]), (ox, oy) if ours else (px, py), color))
+        points += [p for p, ok in (((ox, oy), ours), ((px, py), paper)) if ok]
+    handles = [Line2D([], [], marker="o", ls="", color=c, label=f) for f, c in FAMILY_COLORS.items()
+               if (table_df["family"] == f).any()]
+    handles += [Line2D([], [], marker="o", ls="", color="0.3", label="ours (mean ± std over seeds)"),
+                Line2D([], [], marker="o", ls="", markerfacecolor="white", markeredgecolor="0.3",
+                       label="paper")]
+    ax.legend(handles=handles, fontsize=8, loc="best", frameon=False)
+    ax.set_xlabel(AXIS_LABELS.get(x, x))
+    ax.set_ylabel(AXIS_LABELS.get(y, y))
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.25, lw=0.5)
+    ax.margins(x=0.12, y=0.08)  # room for the labels right of the points
+    fig.tight_layout()
+    _place_labels(ax, labels, points)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=160, format="png")
+    plt.close(fig)

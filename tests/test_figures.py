@@ -1,0 +1,54 @@
+"""Fig. 3 (top-1 vs relative-rotation R²) renders to a valid PNG from a built table, also via the CLI."""
+
+import runpy
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+
+from seqjepa_core.figures import tradeoff_figure
+from seqjepa_core.tables import build_table, write_csv
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _table():
+    """Three seeds for SimCLR, one for seq-JEPA (no std), none for SIE; ContextSSL comes from the paper only."""
+    rng = np.random.default_rng(0)
+    results = []
+    for method, variant, seeds in [("simclr", "default", 3), ("seqjepa", "mtr3", 1)]:
+        for seed in range(seeds):
+            recs = [{"metric": "top1", "representation": "encoder", "m_val": None, "value": rng.uniform(75, 85)},
+                    {"metric": "rel_rot_r2", "representation": "pair", "m_val": None, "value": rng.uniform(0.2, 0.7)}]
+            if method == "seqjepa":
+                recs.append({"metric": "top1", "representation": "z_agg", "m_val": 3, "value": 85.0})
+            results.append({"run": {"experiment": "3diebench", "method": method, "variant": variant,
+                                    "seed": seed, "m_tr": 3}, "metrics": recs})
+    spec = {"experiment": "3diebench", "paper_tables": ["table1"], "rows": [
+        {"label": "SimCLR", "method": "simclr"}, {"label": "SIE", "method": "sie"},
+        {"label": "seq-JEPA (3, 3)", "method": "seqjepa", "variant": "mtr3", "m_val": 3}]}
+    return build_table(spec, results)
+
+
+def _check_png(path: Path):
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    img = mpimg.imread(path)
+    assert img.ndim == 3 and img.shape[0] > 400 and img.shape[1] > 600
+    assert img[..., :3].std() > 0.05  # something was drawn
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_tradeoff_figure_is_a_png(tmp_path):
+    df = _table()
+    assert {"ContextSSL (c = 126)", "SIE"} <= set(df.label)  # paper-only points are drawn too
+    tradeoff_figure(df, tmp_path / "sub" / "fig3.png")
+    _check_png(tmp_path / "sub" / "fig3.png")
+
+
+def test_figure_cli(tmp_path, monkeypatch):
+    write_csv(_table(), tmp_path / "t.csv")
+    monkeypatch.setattr(sys, "argv", ["figure.py", "--table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "f.png")])
+    runpy.run_path(str(REPO / "workflow_scripts" / "figure.py"), run_name="__main__")
+    _check_png(tmp_path / "f.png")
