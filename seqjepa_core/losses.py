@@ -5,10 +5,12 @@ torch.distributed: the composite losses below (``nt_xent``, ``vicreg_loss``, ``s
 their inputs first with ``gather_with_grad`` and then compute every term on the gathered rows, so each
 rank returns the single-process loss of the global batch (see ``seqjepa_core.distributed`` for the
 gradient convention). The single terms (``vicreg_variance`` ...) use exactly the rows they are given.
-Losses are computed in float32 whatever the autocast dtype.
+Every loss runs with autocast off on at least-float32 inputs: bf16 logits and covariances are too coarse.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -16,18 +18,32 @@ import torch.nn.functional as F
 from seqjepa_core.distributed import gather_with_grad
 
 
+def _full_precision(fn):
+    """Run ``fn`` outside autocast with half/bfloat16 tensor arguments up-cast to float32 (float64 stays)."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        device = next(a.device.type for a in args if isinstance(a, torch.Tensor))
+        args = [a.to(torch.promote_types(a.dtype, torch.float32)) if isinstance(a, torch.Tensor) else a
+                for a in args]
+        with torch.autocast(device_type=device, enabled=False):
+            return fn(*args, **kwargs)
+    return wrapped
+
+
 def negative_cosine_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """seq-JEPA's loss: mean over the batch of 1 - cos(pred, target); ``target`` is not differentiated."""
     return (1.0 - F.cosine_similarity(pred, target.detach(), dim=-1)).mean()
 
 
+@_full_precision
 def byol_regression(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """BYOL's normalised MSE ||p/|p| - t/|t|||^2 = 2 - 2 cos(p, t), batch mean; ``target`` is not differentiated."""
-    return (2.0 - 2.0 * F.cosine_similarity(pred.float(), target.detach().float(), dim=-1)).mean()
+    """BYOL's normalised MSE ||p/|p| - t/|t|||^2 = 2 - 2 cos(p, t), batch mean; no gradient to ``target``."""
+    return (2.0 - 2.0 * F.cosine_similarity(pred, target.detach(), dim=-1)).mean()
 
 
 # ----------------------------------------------------------------------------------------- contrastive
 
+@_full_precision
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
     """SimCLR's NT-Xent on the global batch: (z1_i, z2_i) are positives.
 
@@ -37,7 +53,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
     """
     z1, z2 = gather_with_grad(z1), gather_with_grad(z2)  # gathered separately: rows stay paired
     n = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]).float(), dim=-1)
+    z = F.normalize(torch.cat([z1, z2]), dim=-1)
     logits = (z @ z.T) / temperature
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
@@ -48,23 +64,25 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
 
 # ------------------------------------------------------------------------------------------------ VICReg
 
+@_full_precision
 def vicreg_invariance(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     """Mean squared error over all elements."""
-    return F.mse_loss(z1.float(), z2.float())
+    return F.mse_loss(z1, z2)
 
 
+@_full_precision
 def vicreg_variance(z: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
     """Hinge on each dimension's std over the batch: mean_d relu(gamma - sqrt(Var(z_d) + eps)).
 
     Unbiased variance, eps inside the square root, as in VICReg's reference implementation.
     """
-    std = torch.sqrt(z.float().var(dim=0) + eps)
+    std = torch.sqrt(z.var(dim=0) + eps)
     return F.relu(gamma - std).mean()
 
 
+@_full_precision
 def vicreg_covariance(z: torch.Tensor) -> torch.Tensor:
     """Sum of squared off-diagonal entries of the (unbiased) covariance matrix, divided by D."""
-    z = z.float()
     n, d = z.shape
     z = z - z.mean(dim=0)
     cov = (z.T @ z) / (n - 1)
@@ -80,6 +98,7 @@ def _vicreg_terms(z1: torch.Tensor, z2: torch.Tensor) -> tuple[torch.Tensor, tor
     return inv, var, cov
 
 
+@_full_precision
 def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, lam_inv: float, lam_var: float, lam_cov: float
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """VICReg (Bardes et al. 2022) on the global batch; returns (loss, {inv, var, cov} detached)."""
@@ -89,6 +108,7 @@ def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, lam_inv: float, lam_var: flo
     return loss, {"inv": inv.detach(), "var": var.detach(), "cov": cov.detach()}
 
 
+@_full_precision
 def trajectory_loss(z_prev: torch.Tensor, z_mid: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
     """Viewpoint-trajectory regulariser (Wang et al. 2024) on the embeddings of three consecutive views.
 
@@ -99,7 +119,6 @@ def trajectory_loss(z_prev: torch.Tensor, z_mid: torch.Tensor, z_next: torch.Ten
     as is (not unit-normalised), so the projection is exact only for unit-norm embeddings. Per-sample,
     so no global statistics are involved.
     """
-    z_prev, z_mid, z_next = z_prev.float(), z_mid.float(), z_next.float()
     v1, v2 = z_mid - z_prev, z_next - z_mid
     u1 = v1 - (v1 * z_mid).sum(-1, keepdim=True) * z_mid
     u2 = v2 - (v2 * z_mid).sum(-1, keepdim=True) * z_mid
@@ -108,6 +127,7 @@ def trajectory_loss(z_prev: torch.Tensor, z_mid: torch.Tensor, z_next: torch.Ten
 
 # --------------------------------------------------------------------------------------------------- SIE
 
+@_full_precision
 def sie_loss(inv1: torch.Tensor, inv2: torch.Tensor, equi1: torch.Tensor, equi2: torch.Tensor,
              equi2_pred: torch.Tensor, lam_inv: float, lam_var: float, lam_equi: float, lam_cov: float
              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -34,4 +34,5 @@ def build_method(name: str, ctx: MethodContext, params: dict | None = None, wher
 
 
 # Importing the modules fills the registry.
-from seqjepa_core.methods import seqjepa  # noqa: E402,F401
+from seqjepa_core.methods import (  # noqa: E402,F401
+    byol, byol_cond, equimod, sen, seqjepa, sie, simclr, vicreg, vicreg_traj)
