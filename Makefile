@@ -25,7 +25,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_dataloader.py
 
 dag: $(VENV)/.installed
-	$(SNAKEMAKE) --rulegraph all | dot -Tpng > docs/rulegraph.png
+	$(SNAKEMAKE) all --rulegraph | dot -Tpng > docs/rulegraph.png
 
 clean-demo:
 	rm -rf results/demo

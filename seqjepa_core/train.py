@@ -144,6 +144,13 @@ def _write_metrics(rows: list[dict], path: Path) -> None:
     atomic_write_text(buf.getvalue(), path)
 
 
+def _average_across_ranks(sums: dict[str, torch.Tensor], world: int) -> None:
+    if world > 1:
+        for v in sums.values():
+            dist.all_reduce(v)
+            v.div_(world)
+
+
 def _distributed_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
@@ -265,6 +272,7 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
                     check_pending()
                     bar.set_postfix(loss=f"{(sums['loss'] / progress.count).item():.4f}")
                 if stop:
+                    _average_across_ranks(sums, world)
                     progress.sums = {k: v.item() for k, v in sums.items()}
                     save_state()
                     bar.close()
@@ -272,6 +280,7 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
                                     f"{progress.step_in_epoch} in {state_path}; run again to resume")
             check_pending()
             bar.close()
+            _average_across_ranks(sums, world)  # each rank logged the loss of its own shard
             row = {"epoch": epoch + 1, "step": progress.global_step,
                    **{k: (v / max(1, progress.count)).item() for k, v in sums.items()},
                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3),

@@ -101,7 +101,9 @@ class BatchStream:
             return
         loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=_stack,
                             num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
-                            persistent_workers=False)
+                            # its own generator: a DataLoader otherwise draws its base seed from the global
+                            # RNG, and a resumed epoch would shift the dropout stream by one draw
+                            generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
         for raw in loader:
             yield self.to_batch(raw)
 
