@@ -13,7 +13,8 @@ include: "rules/probe.smk"
 include: "rules/aggregate.smk"
 
 
-localrules: all, download_3diebench, make_demo_3diebench, table, figure
+# Downloads, demo data and aggregation are `localrule: True`: they run where Snakemake runs.
+localrules: all
 
 
 rule all:

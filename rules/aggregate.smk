@@ -10,6 +10,7 @@ def table_spec(w):
 
 
 rule table:
+    localrule: True
     input:
         lambda w: table_probes(w.table),
     output:
@@ -18,16 +19,21 @@ rule table:
         spec=table_spec,
     log:
         f"{RESULTS}/logs/table_{{table}}.log",
+    conda:
+        CONDA_ENV
     shell:
         "{PYTHON} {SCRIPTS}/table.py --spec-json {params.spec:q} --probes {input} --out {output} > {log} 2>&1"
 
 
 rule figure:
+    localrule: True
     input:
         lambda w: f"{RESULTS}/tables/{CFG.figures[w.figure].table}.csv",
     output:
         f"{RESULTS}/figures/{{figure}}.png",
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
+    conda:
+        CONDA_ENV
     shell:
         "{PYTHON} {SCRIPTS}/figure.py --table {input} --out {output} > {log} 2>&1"

@@ -10,8 +10,13 @@ from seqjepa_core.methods import get_method_class
 
 CFG = load_config(config)
 RESULTS = CFG.results_dir
-# Scripts import seqjepa_core from this checkout whether or not it is pip-installed in the job's env.
-PYTHON = f"PYTHONPATH={workflow.basedir}${{PYTHONPATH:+:$PYTHONPATH}} {sys.executable}"
+# Scripts import seqjepa_core from this checkout whether or not it is pip-installed in the job's env;
+# under --sdm conda the interpreter is the rule's environment's (envs/pytorch.yaml), else Snakemake's own.
+from snakemake.settings.types import DeploymentMethod
+
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PYTHON = f"PYTHONPATH={workflow.basedir}${{PYTHONPATH:+:$PYTHONPATH}} " + ("python" if USE_CONDA else sys.executable)
+CONDA_ENV = str(Path(workflow.basedir) / "envs" / "pytorch.yaml")
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 RUN_DIR = RESULTS + "/runs/{experiment}/{method}/{variant}/seed{seed}"
 

@@ -1,9 +1,11 @@
 # Raw data -> validated compact indices. Exactly one of download/generate provides each dataset.
 TDIE = CFG.datasets["3diebench"] if "3diebench" in CFG.datasets else None
+SYNTHETIC = TDIE is not None and TDIE.source == "synthetic"
 
-if TDIE is not None and TDIE.source == "synthetic":
+if SYNTHETIC:
 
     rule make_demo_3diebench:
+        localrule: True
         output:
             f"{TDIE.root}/.complete",
         params:
@@ -12,7 +14,9 @@ if TDIE is not None and TDIE.source == "synthetic":
             f"{RESULTS}/logs/make_demo_3diebench.log",
         benchmark:
             f"{RESULTS}/benchmarks/make_demo_3diebench.tsv"
-        threads: workflow.cores
+        threads: 8  # scaled down to --cores (local) or local-cores (cluster)
+        conda:
+            CONDA_ENV
         shell:
             "{PYTHON} {SCRIPTS}/make_demo_3diebench.py --root {TDIE.root} --splits-dir {TDIE.splits_dir} "
             "--seed {params.s.seed} --classes {params.s.classes} --train-objects {params.s.train_objects} "
@@ -22,12 +26,15 @@ if TDIE is not None and TDIE.source == "synthetic":
 else:
 
     rule download_3diebench:
+        localrule: True
         output:
             f"{TDIE.root if TDIE else 'data/3DIEBench'}/.complete",
         params:
             splits_dir=TDIE.splits_dir if TDIE else "data/3DIEBench_splits",
         log:
             f"{RESULTS}/logs/download_3diebench.log",
+        conda:
+            CONDA_ENV
         shell:
             "{PYTHON} {SCRIPTS}/download_3diebench.py --root $(dirname {output}) "
             "--splits-dir {params.splits_dir} > {log} 2>&1"
@@ -45,6 +52,8 @@ rule index_3diebench:
     resources:
         mem_mb=16000,
         runtime=120,
+    conda:
+        CONDA_ENV
     shell:
         "{PYTHON} {SCRIPTS}/index_3diebench.py --root {TDIE.root} --splits-dir {TDIE.splits_dir} "
         "--split {wildcards.split} --out {output} > {log} 2>&1"

@@ -32,8 +32,12 @@ rule pretrain:
         cpus_per_gpu=PRE.cpus_per_gpu if PRE.gpus else 0,
         mem_mb=PRE.mem_mb,
         runtime=PRE.runtime,
-        # SLURM sends SIGUSR1 5 minutes before the time limit: the job checkpoints and exits.
-        slurm_extra="'--signal=B:USR1@300'",
+        # SLURM sends SIGTERM to the job's processes 5 minutes before its time limit: the trainer
+        # checkpoints at the next step and exits; Snakemake's retry resumes it. (B:USR1 would reach only
+        # the batch shell, which dies and takes the job with it.)
+        slurm_extra="'--signal=TERM@300'",
+    conda:
+        CONDA_ENV
     shell:
         "{params.launcher} {SCRIPTS}/pretrain.py --run-json {params.run:q} --index {input.index} "
         "--root {params.root} --out-dir $(dirname {output.checkpoint}) --device {params.device} "

@@ -22,6 +22,8 @@ rule probe:
         cpus_per_gpu=PROBE.cpus_per_gpu if PROBE.gpus else 0,
         mem_mb=PROBE.mem_mb,
         runtime=PROBE.runtime,
+    conda:
+        CONDA_ENV
     shell:
         "{PYTHON} {SCRIPTS}/probe.py --checkpoint {input.checkpoint} --train-index {input.train_index} "
         "--test-index {input.test_index} --root {params.root} --out {output} --device {params.device} "

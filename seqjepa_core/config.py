@@ -36,6 +36,11 @@ class ProbeConfig:
     batch_size: int = 256
     lr: float = 1e-3                     # Adam, default hyper-parameters
     hidden: int = 1024
+    samples_per_object: int = 1          # sequences drawn per object for the probes' data (paper: 1); the
+                                         # demo's few objects need more
+    standardize: bool = False            # centre features and divide by their overall std (train split; an
+                                         # affine map, so a linear probe stays linear); the paper is silent,
+                                         # the official code does not; the demo's short probes need it
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,17 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_in
     dev = resolve_device(device)
     method, run = load_method(checkpoint, dev)
     num_views = max(2, max(run.probe.m_val))  # z_AGG up to the longest M_val; pairs need 2 views
-    streams = []
-    for index in (train_index, test_index):
+
+    def batches(index: str):
+        """``samples_per_object`` independent draws of views per object, one after the other."""
         spec = DataSpec(run.dataset, index, root, run.img_size, run.actions)
-        ds = build_dataset(spec, num_views, seed=run.seed + PROBE_SEED_OFFSET)
-        streams.append(BatchStream(ds, spec, batch_size, run.seed + PROBE_SEED_OFFSET, dev,
-                                   num_workers=run.train.num_workers, shuffle=False, drop_last=False))
-    metrics = run_probes(method, streams[0].epoch(0), streams[1].epoch(0), run.probe, run.actions, dev,
+        for draw in range(run.probe.samples_per_object):
+            seed = run.seed + PROBE_SEED_OFFSET + draw
+            ds = build_dataset(spec, num_views, seed=seed)
+            yield from BatchStream(ds, spec, batch_size, seed, dev, num_workers=run.train.num_workers,
+                                   shuffle=False, drop_last=False).epoch(0)
+
+    metrics = run_probes(method, batches(train_index), batches(test_index), run.probe, run.actions, dev,
                          seed=run.seed, dataset=run.dataset)
     result = {"run": {"experiment": run.experiment, "method": run.method, "variant": run.variant,
                       "seed": run.seed, "m_tr": run.m_tr, "epochs": run.train.epochs},

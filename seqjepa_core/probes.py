@@ -193,6 +193,10 @@ def train_and_score(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.
     d_out = int(max(y_train.max(), y_test.max())) + 1 if classify else y_train.reshape(len(y_train), -1).shape[1]
     if not classify:
         y_train, y_test = y_train.reshape(len(y_train), -1), y_test.reshape(len(y_test), -1)
+    if cfg.standardize:
+        # one scalar scale, not per-dimension: near-dead dimensions must not be blown up into noise
+        mean, std = x_train.mean(0, keepdim=True), x_train.std().clamp_min(1e-12)
+        x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
         torch.manual_seed(seed)
         head = build_head(head_kind, x_train.shape[1], d_out, cfg.hidden).to(device)

@@ -8,6 +8,7 @@ computed batched on the device.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -57,6 +58,13 @@ def action_dim(dataset: str, kind: str) -> int:
     raise KeyError(dataset)
 
 
+def _ignore_stop_signals(worker_id: int) -> None:
+    """SLURM signals every process of the job: workers must leave SIGTERM/SIGUSR1 to the trainer, which
+    checkpoints and stops them; a worker dying of the signal would crash the trainer before it saves."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+
 def _stack(items: list[dict]) -> dict[str, torch.Tensor]:
     return {"images": torch.stack([torch.as_tensor(it["images"]) for it in items]),
             "latents": torch.stack([torch.as_tensor(it["latents"], dtype=torch.float32) for it in items]),
@@ -103,7 +111,8 @@ class BatchStream:
                             num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
                             # its own generator: a DataLoader otherwise draws its base seed from the global
                             # RNG, and a resumed epoch would shift the dropout stream by one draw
-                            generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+                            generator=torch.Generator().manual_seed(self.seed * 7919 + epoch),
+                            worker_init_fn=_ignore_stop_signals if self.num_workers else None)
         for raw in loader:
             yield self.to_batch(raw)
 
