@@ -17,15 +17,6 @@ CPU = torch.device("cpu")
 FAST = ProbeConfig(m_val=(1, 3), epochs=2, linear_epochs=2, batch_size=16, hidden=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls: extra threads only add contention on a shared CI box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _batches(n_batches=2, b=8, v=4, a_dim=4, seed=0, px=32):
     g = torch.Generator().manual_seed(seed)
     out = []

@@ -39,6 +39,10 @@ class OptimDefaults:
     schedule: str = "constant"    # "constant" | "warmup_cosine"
 
 
+# ConvNet baselines with MLP heads: Adam, lr 1e-3, no weight decay, constant lr (paper §5.4).
+MLP_HEAD_OPTIM = OptimDefaults(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant")
+
+
 class Method(nn.Module):
     """A self-supervised method: an online ``encoder`` plus whatever heads its loss needs.
 
@@ -119,3 +123,14 @@ def mlp(dims: list[int], batch_norm: bool = True, last_bias: bool = True) -> nn.
         layers.append(nn.ReLU(inplace=True))
     layers.append(nn.Linear(dims[-2], dims[-1], bias=last_bias))
     return nn.Sequential(*layers)
+
+
+def linear_bn(d_in: int, d_out: int) -> nn.Sequential:
+    """Bias-free Linear + non-affine BatchNorm: the action projectors (and SEN/EquiMod's linear
+    predictors); module indices 0/1 match the released checkpoints' ``action_proj``."""
+    return nn.Sequential(nn.Linear(d_in, d_out, bias=False), nn.BatchNorm1d(d_out, affine=False))
+
+
+def bn_projector(dims: list[int]) -> nn.Sequential:
+    """MLP projector whose output goes through a non-affine BatchNorm (official code's projectors)."""
+    return nn.Sequential(mlp(dims, last_bias=False), nn.BatchNorm1d(dims[-1], affine=False))

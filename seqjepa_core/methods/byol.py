@@ -11,7 +11,7 @@ from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.ema import ema_momentum, ema_update, make_target
 from seqjepa_core.losses import byol_regression
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, bn_projector, mlp
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,14 @@ class BYOLParams(MethodParams):
 class BYOL(Method):
     family = "invariant"
     Params = BYOLParams
-    optim_defaults = OptimDefaults(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant")  # paper §5.4
+    optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
 
     def __init__(self, ctx, params: BYOLParams):
         super().__init__(ctx, params)
         dims = [self.embed_dim, *params.projector_dims]
         self.proj_dim = dims[-1]
         # Non-affine BN on the projector output, as in the official code.
-        self.projector = nn.Sequential(mlp(dims, last_bias=False), nn.BatchNorm1d(self.proj_dim, affine=False))
+        self.projector = bn_projector(dims)
         self.predictor = mlp([self.predictor_in_dim(), params.predictor_hidden, self.proj_dim])
         self.target_encoder = make_target(self.encoder)
         self.target_projector = make_target(self.projector)

@@ -11,6 +11,7 @@ from torch import nn
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import byol_regression
 from seqjepa_core.methods import register
+from seqjepa_core.methods.base import linear_bn
 from seqjepa_core.methods.byol import BYOL, BYOLParams
 
 
@@ -29,8 +30,7 @@ class ConditionalBYOL(BYOL):
         super().__init__(ctx, params)
         # "Normalised" transformation: non-affine BN after the linear projection, as in the official code.
         e = params.action_embed_dim
-        self.action_proj = nn.Sequential(nn.Linear(ctx.action_dim, e, bias=False),
-                                         nn.BatchNorm1d(e, affine=False))
+        self.action_proj = linear_bn(ctx.action_dim, e)
 
     def predictor_in_dim(self) -> int:
         return self.proj_dim + self.params.action_embed_dim

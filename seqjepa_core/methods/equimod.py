@@ -11,7 +11,7 @@ from torch import nn
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import nt_xent
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, bn_projector, linear_bn
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class EquiModParams(MethodParams):
 class EquiMod(Method):
     family = "equivariant"
     Params = EquiModParams
-    optim_defaults = OptimDefaults(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant")  # paper §5.4
+    optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
     uses_actions = True
 
     def __init__(self, ctx, params: EquiModParams):
@@ -35,10 +35,10 @@ class EquiMod(Method):
         out = dims[-1]
         # Head details the paper leaves open follow the official code (bias-free layers, non-affine output
         # BN, a linear predictor).
-        self.projector_inv = nn.Sequential(mlp(dims, last_bias=False), nn.BatchNorm1d(out, affine=False))
-        self.projector_equi = nn.Sequential(mlp(dims, last_bias=False), nn.BatchNorm1d(out, affine=False))
-        self.action_proj = nn.Sequential(nn.Linear(ctx.action_dim, e, bias=False), nn.BatchNorm1d(e, affine=False))
-        self.predictor = nn.Sequential(nn.Linear(out + e, out, bias=False), nn.BatchNorm1d(out, affine=False))
+        self.projector_inv = bn_projector(dims)
+        self.projector_equi = bn_projector(dims)
+        self.action_proj = linear_bn(ctx.action_dim, e)
+        self.predictor = linear_bn(out + e, out)
 
     def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z1, z2 = self.encoder(batch.views[:, 0]), self.encoder(batch.views[:, 1])

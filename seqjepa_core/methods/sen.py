@@ -11,7 +11,7 @@ from torch import nn
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import nt_xent
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, bn_projector, linear_bn
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class SENParams(MethodParams):
 class SEN(Method):
     family = "equivariant"
     Params = SENParams
-    optim_defaults = OptimDefaults(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant")  # paper §5.4
+    optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
     uses_actions = True
 
     def __init__(self, ctx, params: SENParams):
@@ -34,9 +34,9 @@ class SEN(Method):
         out = dims[-1]
         # Architecture details the paper leaves open follow the official code: bias-free layers,
         # non-affine BN on the projector/action/predictor outputs, and a linear predictor.
-        self.projector = nn.Sequential(mlp(dims, last_bias=False), nn.BatchNorm1d(out, affine=False))
-        self.action_proj = nn.Sequential(nn.Linear(ctx.action_dim, e, bias=False), nn.BatchNorm1d(e, affine=False))
-        self.predictor = nn.Sequential(nn.Linear(out + e, out, bias=False), nn.BatchNorm1d(out, affine=False))
+        self.projector = bn_projector(dims)
+        self.action_proj = linear_bn(ctx.action_dim, e)
+        self.predictor = linear_bn(out + e, out)
 
     def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         y1, y2 = (self.projector(self.encoder(batch.views[:, i])) for i in (0, 1))

@@ -12,7 +12,7 @@ from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.ema import ema_momentum, ema_update, make_target
 from seqjepa_core.losses import negative_cosine_loss
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults
+from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults, linear_bn
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ class SeqJEPA(Method):
         # One action projector embeds both the tokens' and the predictor's actions.
         conditioned = p.condition_transformer or p.condition_predictor
         # No projector at all without conditioning: DDP rejects parameters that never get gradients.
-        self.action_proj = nn.Sequential(nn.Linear(ctx.action_dim, e, bias=False),
-                                         nn.BatchNorm1d(e, affine=False)) if conditioned else None
+        self.action_proj = linear_bn(ctx.action_dim, e) if conditioned else None
         self.token_dim = d + (e if p.condition_transformer else 0)
         if self.token_dim % p.num_heads:
             raise ValueError(f"token dim {self.token_dim} is not divisible by num_heads={p.num_heads}")

@@ -15,7 +15,7 @@ from torch import nn
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import sie_loss
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, mlp
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class HyperPredictor(nn.Module):
 class SIE(Method):
     family = "equivariant"
     Params = SIEParams
-    optim_defaults = OptimDefaults(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant")  # paper §5.4
+    optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
     uses_actions = True
 
     def __init__(self, ctx, params: SIEParams):

@@ -10,7 +10,7 @@ from torch import nn
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import nt_xent
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, mlp
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class SimCLR(Method):
     family = "invariant"
     Params = SimCLRParams
     # Paper §5.4: ConvNet-only baselines with MLP heads use Adam, lr 1e-3, no weight decay.
-    optim_defaults = OptimDefaults(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant")
+    optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
 
     def __init__(self, ctx, params: SimCLRParams):
         super().__init__(ctx, params)

@@ -9,7 +9,7 @@ import torch
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import vicreg_loss
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import Method, MethodParams, OptimDefaults, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, mlp
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class VICRegParams(MethodParams):
 class VICReg(Method):
     family = "invariant"
     Params = VICRegParams
-    optim_defaults = OptimDefaults(name="adam", lr=1e-3, weight_decay=0.0, schedule="constant")  # paper §5.4
+    optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
 
     def __init__(self, ctx, params: VICRegParams):
         super().__init__(ctx, params)

@@ -25,14 +25,6 @@ DEMO_PARAMS = {
 BASELINES = ["simclr", "byol", "vicreg", "vicreg-traj", "sen", "simclr-equimod", "sie", "byol-cond"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP thrashing on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def make_batch(num_views: int, b: int = 8, seed: int = 0) -> SequenceBatch:
     g = torch.Generator().manual_seed(seed)
