@@ -2,14 +2,15 @@
 
 The naive loader is the official one (hafezgh/seq-jepa ``Dataset_3DIEBench_MultipleViews``): per view PIL
 open + convert + Resize + ToTensor + Normalize and ``np.load`` of its latent file, per consecutive pair a scipy
-relative rotation. Ours: ``ThreeDIEBenchSequences`` (DCT-scaled decode to uint8, latents from the index) +
-``to_sequence_batch`` (normalisation and batched actions, here on the CPU). Images are synthetic 256 px JPEGs
+relative rotation. Ours: the trainer's ``BatchStream`` over ``ThreeDIEBenchSequences`` (DCT-scaled decode to uint8, latents
+from the index; normalisation and batched actions, here on the CPU). Images are synthetic 256 px JPEGs
 in the real on-disk format. Usage: python bench/bench_dataloader.py [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from pathlib import Path
@@ -22,8 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from seqjepa_core.data.synthetic_3diebench import generate
-from seqjepa_core.data.threedie import MEAN, STD, ThreeDIEBenchSequences, build_index, make_loader, simplejpeg, \
-    to_sequence_batch, write_index
+from seqjepa_core.data.loading import BatchStream, DataSpec, build_dataset
+from seqjepa_core.data.threedie import MEAN, STD, build_index, simplejpeg, write_index
 
 VIEWS, SIZE, BATCH = 4, 128, 16
 
@@ -82,13 +83,15 @@ def main() -> None:
                      for k, v in index.items()}, Path(tmp) / "train.npz")
 
         naive = DataLoader(NaiveSequences(root, rep), batch_size=BATCH, shuffle=True)
-        ours = make_loader(ThreeDIEBenchSequences(Path(tmp) / "train.npz", root, num_views=VIEWS, img_size=SIZE),
-                           batch_size=BATCH, shuffle=True, seed=0)
+        # the trainer's own path: BatchStream (seeded order, uint8 workers, normalisation + actions batched)
+        spec = DataSpec("3diebench", str(Path(tmp) / "train.npz"), str(root), SIZE, "rotation")
+        ours = BatchStream(build_dataset(spec, VIEWS, seed=0), spec, BATCH, seed=0, device=torch.device("cpu"),
+                           drop_last=False)
+        epochs = itertools.count()
         naive_sps, ours_sps = [], []
         for _ in range(2):  # alternate, so that a change of machine load hits both
             naive_sps += throughput(lambda: (len(b[3]) for b in naive), args.seconds / 4)
-            ours_sps += throughput(lambda: (to_sequence_batch(b, "rotation", "cpu").labels.numel() for b in ours),
-                                   args.seconds / 4)
+            ours_sps += throughput(lambda: (b.labels.numel() for b in ours.epoch(next(epochs))), args.seconds / 4)
     n, o = float(np.median(naive_sps)), float(np.median(ours_sps))
     print(f"naive loader: {n:7.1f} samples/s  (rounds: {np.round(naive_sps).astype(int).tolist()})")
     print(f"ours        : {o:7.1f} samples/s  (rounds: {np.round(ours_sps).astype(int).tolist()})")

@@ -93,9 +93,9 @@ class BatchStream:
         self.dataset, self.spec, self.batch_size, self.seed = dataset, spec, batch_size, seed
         self.device, self.num_workers, self.shuffle, self.drop_last = device, num_workers, shuffle, drop_last
         self.rank, self.world_size = rank, world_size
-        mean, std = _normalisation(spec.dataset)
-        self.mean = torch.tensor(mean, device=device).view(1, 1, 3, 1, 1)
-        self.std = torch.tensor(std, device=device).view(1, 1, 3, 1, 1)
+        mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) for v in _normalisation(spec.dataset))
+        # Normalize(mean, std)(x / 255) as one in-place multiply-add: a third of the memory traffic
+        self.scale, self.shift = 1.0 / (255.0 * std), -mean / std
 
     def num_batches(self) -> int:
         n = len(self.dataset)
@@ -119,6 +119,6 @@ class BatchStream:
     def to_batch(self, raw: dict[str, torch.Tensor]) -> SequenceBatch:
         images = raw["images"].to(self.device, non_blocking=True)
         latents = raw["latents"].to(self.device, non_blocking=True)
-        views = (images.float().div_(255.0) - self.mean) / self.std
+        views = images.float().mul_(self.scale).add_(self.shift)
         actions = _actions(self.spec.dataset, latents, self.spec.actions)
         return SequenceBatch(views, actions, raw["labels"].to(self.device, non_blocking=True), latents)
