@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --rerun-incomplete --printshellcmds
+	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --rerun-incomplete
 	@echo "demo table: results/demo/tables/3diebench.csv"; cat results/demo/tables/3diebench.csv
 
 test: $(VENV)/.installed
