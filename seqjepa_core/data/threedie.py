@@ -1,4 +1,4 @@
-"""3DIEBench (Garrido et al. 2023): a validated index, a sequence dataset and a device-side collate.
+"""3DIEBench (Garrido et al. 2023): a validated index, a sequence dataset and its batched actions.
 
 On disk (facebookresearch/SIE): ``root/<synset>/<object>/image_{0..49}.jpg`` + ``latent_{0..49}.npy`` (7 floats:
 ``LATENT_NAMES``), and split files ``{train,val}_images.npy`` (object paths "/<synset>/<object>/") and
@@ -6,8 +6,9 @@ On disk (facebookresearch/SIE): ``root/<synset>/<object>/image_{0..49}.jpg`` + `
 
 Pipeline: ``build_index`` checks every file once and stores labels + all latents in one .npz per split, so
 training never opens a latent file. ``ThreeDIEBenchSequences`` returns uint8 images (decoded at the target size)
-and raw latents; ``to_sequence_batch`` moves them to the device, normalises there, and computes the actions
-(relative rotation quaternions, hue differences) batched, as the official loader does per sample with scipy.
+and raw latents; ``seqjepa_core.data.loading.BatchStream`` moves them to the device, normalises there, and
+computes the actions with ``relative_actions`` (relative rotation quaternions, hue differences) batched, where the
+official loader calls scipy per sample.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.geometry import relative_rotation_quaternion
 
 NUM_VIEWS = 50
@@ -243,67 +243,4 @@ def relative_actions(latents: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.cat([rot, colour[:, 1:] - colour[:, :-1]], dim=-1)
 
 
-def stack_items(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """The DataLoader collate: stacks on the CPU and keeps images uint8 (4x less to pin and copy)."""
-    return {"images": torch.stack([it["images"] for it in items]),
-            "latents": torch.stack([it["latents"] for it in items]),
-            "labels": torch.tensor([it["label"] for it in items], dtype=torch.int64),
-            "views": torch.stack([it["views"] for it in items])}
-
-
-def to_sequence_batch(raw: dict[str, torch.Tensor], action_kind: str, device: torch.device | str) -> SequenceBatch:
-    """Stacked items -> SequenceBatch on ``device``: float conversion, normalisation and actions happen there."""
-    device = torch.device(device)
-    images = raw["images"].to(device, non_blocking=True)
-    mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) for v in (MEAN, STD))
-    scale, shift = 1 / (255 * std), -mean / std
-    views = images.float().mul_(scale).add_(shift)  # Normalize(MEAN, STD)(ToTensor(x)), in place: 1 allocation
-    latents = raw["latents"].to(device, non_blocking=True)
-    return SequenceBatch(views=views, actions=relative_actions(latents, action_kind),
-                         labels=raw["labels"].to(device, non_blocking=True), latents=latents)
-
-
-def collate_sequences(items: list[dict[str, Any]], action_kind: str,
-                      device: torch.device | str = "cpu") -> SequenceBatch:
-    """Items -> SequenceBatch in one call (single process). With DataLoader workers, use ``stack_items`` as the
-    collate (CUDA must not be touched in workers) and ``to_sequence_batch`` in the training loop."""
-    return to_sequence_batch(stack_items(items), action_kind, device)
-
-
-class EpochSampler(Sampler[int]):
-    """Shuffles with a generator seeded by seed + epoch, so the order of any epoch is reproducible on resume."""
-
-    def __init__(self, n: int, shuffle: bool, seed: int):
-        self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        if not self.shuffle:
-            return iter(range(self.n))
-        g = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
-
-    def __len__(self) -> int:
-        return self.n
-
-
-class EpochLoader(DataLoader):
-    """A DataLoader whose ``set_epoch`` fixes both the order (sampler) and the drawn views (dataset).
-
-    Workers are not persistent, so each epoch's workers get the dataset with the current epoch.
-    """
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)
-
-
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
-                drop_last: bool = False) -> EpochLoader:
-    """Yields ``stack_items`` dicts (CPU, uint8 images); pass each to ``to_sequence_batch``."""
-    return EpochLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), shuffle, seed),
-                       num_workers=num_workers, collate_fn=stack_items, drop_last=drop_last,
-                       pin_memory=torch.cuda.is_available(), persistent_workers=False)
+Sequences = ThreeDIEBenchSequences  # the name seqjepa_core.data.loading looks up

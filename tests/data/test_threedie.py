@@ -1,4 +1,4 @@
-"""3DIEBench index, dataset and collate, checked against the raw files, PIL and scipy."""
+"""3DIEBench index, dataset and batching, checked against the raw files, PIL and scipy."""
 
 import os
 import shutil
@@ -12,6 +12,7 @@ from scipy.spatial.transform import Rotation
 from torchvision import transforms
 
 from seqjepa_core.data import threedie as T
+from seqjepa_core.data.loading import BatchStream, DataSpec, stack_items
 from seqjepa_core.data import synthetic_3diebench as S
 from seqjepa_core.data.synthetic_3diebench import generate
 
@@ -198,9 +199,18 @@ def official_actions(root, rel: str, views) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(rot), np.stack(col)
 
 
+def stream(dataset, tiny_3diebench, actions="rotation", **kw) -> BatchStream:
+    spec = DataSpec("3diebench", tiny_3diebench["train"], tiny_3diebench["root"], 16, actions)
+    return BatchStream(dataset, spec, device=torch.device("cpu"), **kw)
+
+
+def collate(items, actions, dataset, tiny_3diebench):
+    return stream(dataset, tiny_3diebench, actions, batch_size=len(items), seed=0).to_batch(stack_items(items))
+
+
 def test_collate_actions_and_normalisation_match_official_loader(dataset, tiny_3diebench):
     items = [dataset[i] for i in (0, 5, 11)]
-    batch = T.collate_sequences(items, "rotcolor", "cpu")
+    batch = collate(items, "rotcolor", dataset, tiny_3diebench)
     assert batch.views.shape == (3, 4, 3, 16, 16) and batch.views.dtype == torch.float32
     assert batch.actions.shape == (3, 3, 6) and batch.latents.shape == (3, 4, 7)
     assert batch.labels.tolist() == [it["label"] for it in items]
@@ -212,26 +222,25 @@ def test_collate_actions_and_normalisation_match_official_loader(dataset, tiny_3
         for j in range(4):
             ref = norm(Image.fromarray(it["images"][j].permute(1, 2, 0).numpy()))
             torch.testing.assert_close(batch.views[b, j], ref, atol=1e-5, rtol=0)
-    rotation_only = T.collate_sequences(items, "rotation", "cpu").actions
+    rotation_only = collate(items, "rotation", dataset, tiny_3diebench).actions
     torch.testing.assert_close(rotation_only, batch.actions[..., :4])
-    torch.testing.assert_close(T.collate_sequences(items, "none", "cpu").actions, rotation_only)
+    torch.testing.assert_close(collate(items, "none", dataset, tiny_3diebench).actions, rotation_only)
     assert {k: T.relative_actions(batch.latents, k).shape[-1] for k in T.ACTION_DIMS} == T.ACTION_DIMS
     with pytest.raises(ValueError):
         T.relative_actions(batch.latents, "crop")
 
 
-def test_loader_order_is_a_function_of_seed_and_epoch(dataset):
-    def labels_and_views(loader, epoch):
-        loader.set_epoch(epoch)
-        return [(b["labels"].tolist(), b["views"].tolist()) for b in loader]
+def test_loader_order_is_a_function_of_seed_and_epoch(dataset, tiny_3diebench):
+    def labels_and_views(loader, epoch):  # the latents identify the drawn views
+        return [(b.labels.tolist(), b.latents.tolist()) for b in loader.epoch(epoch)]
 
-    a = T.make_loader(dataset, batch_size=4, shuffle=True, seed=1, drop_last=True)
-    b = T.make_loader(dataset, batch_size=4, shuffle=True, seed=1, num_workers=2, drop_last=True)
+    a = stream(dataset, tiny_3diebench, batch_size=4, seed=1, drop_last=True)
+    b = stream(dataset, tiny_3diebench, batch_size=4, seed=1, num_workers=2, drop_last=True)
     e0 = labels_and_views(a, 0)
     assert len(e0) == len(dataset) // 4
     assert labels_and_views(b, 0) == e0  # worker processes see the same data
     assert labels_and_views(a, 1) != e0 and labels_and_views(a, 0) == e0  # resumable: epoch 0 again is epoch 0
-    plain = T.make_loader(dataset, batch_size=5, shuffle=False, seed=1)
-    assert [x for batch in plain for x in batch["labels"].tolist()] == dataset.labels.tolist()
-    batch = T.to_sequence_batch(next(iter(a)), "rotation", "cpu")
+    plain = stream(dataset, tiny_3diebench, batch_size=5, seed=1, shuffle=False, drop_last=False)
+    assert [x for batch in plain.epoch(0) for x in batch.labels.tolist()] == dataset.labels.tolist()
+    batch = next(a.epoch(0))
     assert batch.actions.shape == (4, 3, 4)
