@@ -71,9 +71,9 @@ def build_optimizer(method: Method, run: RunConfig) -> tuple[torch.optim.Optimiz
     return opt_cls(groups, lr=lr), schedule, lr
 
 
-def build_method_for_run(run: RunConfig, num_classes: int) -> Method:
-    ctx = MethodContext(action_dim=action_dim(run.dataset, run.actions), num_classes=num_classes,
-                        encoder_width=run.encoder_width, cifar_stem=run.cifar_stem, m_tr=run.m_tr)
+def build_method_for_run(run: RunConfig) -> Method:
+    ctx = MethodContext(action_dim=action_dim(run.dataset, run.actions), encoder_width=run.encoder_width,
+                        cifar_stem=run.cifar_stem, m_tr=run.m_tr)
     return build_method(run.method, ctx, run.params, where=f"{run.experiment}.runs.{run.method}.{run.variant}")
 
 
@@ -81,7 +81,7 @@ def load_method(checkpoint: str | os.PathLike, device: str | torch.device = "cpu
     """Rebuild a trained method from a final ``checkpoint.pt``."""
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     run = RunConfig.from_json(ckpt["run"])
-    method = build_method_for_run(run, ckpt["num_classes"])
+    method = build_method_for_run(run)
     method.load_state_dict(ckpt["model"])
     return method.to(device), run
 
@@ -151,6 +151,12 @@ def _average_across_ranks(sums: dict[str, torch.Tensor], world: int) -> None:
             v.div_(world)
 
 
+def _agreed_stop(signum: int, dev: torch.device) -> int:
+    t = torch.tensor([signum], device=dev)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
 def _distributed_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
@@ -177,10 +183,8 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
     is_main = rank == 0
 
     seed_everything(run.seed)
-    method = build_method_for_run(run, num_classes=0)
+    method = build_method_for_run(run)
     dataset = build_dataset(data, method.num_views, seed=run.seed)
-    num_classes = int(np.max(dataset.labels)) + 1
-    method.ctx = dataclasses.replace(method.ctx, num_classes=num_classes)
     method.to(dev)
     if dev.type == "cuda":
         method.to(memory_format=torch.channels_last)
@@ -230,7 +234,8 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
     with _SignalFlag() as flag:
         while progress.epoch < run.train.epochs:
             epoch = progress.epoch
-            started, pending = time.time(), []  # pending: (step, loss tensor) checked at sync points
+            started, first_step = time.time(), progress.step_in_epoch
+            pending = []  # (step, loss tensor), checked for NaN at the sync points only
             sums = {k: torch.tensor(v, device=dev) for k, v in (progress.sums or {}).items()}
             bar = tqdm(total=steps_per_epoch, initial=progress.step_in_epoch, desc=f"epoch {epoch}",
                        disable=not (show_progress and is_main), mininterval=5, leave=False)
@@ -263,12 +268,13 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
                 bar.update(1)
                 if signal_at_step is not None and progress.global_step == signal_at_step:
                     os.kill(os.getpid(), signal.SIGTERM)
+                at_sync_point = progress.step_in_epoch % run.train.log_every == 0
                 stop = flag.signum
-                if world > 1:  # every rank must stop at the same step
-                    t = torch.tensor([stop], device=dev)
-                    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-                    stop = int(t.item())
-                if progress.step_in_epoch % run.train.log_every == 0 or stop:
+                if world > 1:
+                    # Ranks agree to stop at the same step; a host sync, so only at sync points (SLURM's
+                    # warning comes minutes ahead, log_every steps are seconds).
+                    stop = _agreed_stop(stop, dev) if at_sync_point else 0
+                if at_sync_point or stop:
                     check_pending()
                     bar.set_postfix(loss=f"{(sums['loss'] / progress.count).item():.4f}")
                 if stop:
@@ -284,7 +290,8 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
             row = {"epoch": epoch + 1, "step": progress.global_step,
                    **{k: (v / max(1, progress.count)).item() for k, v in sums.items()},
                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3),
-                   "samples_per_s": round(steps_per_epoch * run.train.batch_size / max(1e-9, time.time() - started), 1)}
+                   "samples_per_s": round((steps_per_epoch - first_step) * run.train.batch_size
+                                          / max(1e-9, time.time() - started), 1)}
             history.append(row)
             log.info("epoch %d/%d %s", epoch + 1, run.train.epochs,
                      " ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
@@ -297,8 +304,7 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
     if is_main:
         atomic_write_json(dataclasses.asdict(run), out_dir / "config.json")
         _write_metrics(history, out_dir / "metrics.csv")
-        atomic_torch_save({"run": run.to_json(), "method": run.method, "num_classes": num_classes,
-                           "epochs": run.train.epochs, "model": method.state_dict()}, out_dir / "checkpoint.pt")
+        atomic_torch_save({"run": run.to_json(), "method": run.method, "epochs": run.train.epochs, "model": method.state_dict()}, out_dir / "checkpoint.pt")
         if state_path.exists():
             state_path.unlink()
     if world > 1:

@@ -30,7 +30,7 @@ def _batches(n_batches=2, b=8, v=4, a_dim=4, seed=0, px=32):
 
 def _tiny_seqjepa(a_dim=4, m_tr=3):
     torch.manual_seed(0)
-    return build_method("seqjepa", MethodContext(action_dim=a_dim, num_classes=5, encoder_width=8, m_tr=m_tr))
+    return build_method("seqjepa", MethodContext(action_dim=a_dim, encoder_width=8, m_tr=m_tr))
 
 
 def test_linear_probe_separates_separable_classes():
@@ -120,7 +120,7 @@ def test_run_probes_records_and_determinism():
 
 def test_run_probes_baseline_has_no_aggregate_probe():
     torch.manual_seed(0)
-    baseline = Method(MethodContext(action_dim=4, num_classes=5, encoder_width=8), MethodParams())
+    baseline = Method(MethodContext(action_dim=4, encoder_width=8), MethodParams())
     recs = run_probes(baseline, _batches(v=2), _batches(v=2, seed=1), FAST, "rotation", CPU, seed=0)
     assert {(r["metric"], r["representation"]) for r in recs} == {
         ("top1", "encoder"), ("rel_rot_r2", "pair"), ("indiv_rot_r2", "encoder")}

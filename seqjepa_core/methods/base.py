@@ -18,7 +18,6 @@ class MethodContext:
     """What a method needs to know about the experiment to build itself."""
 
     action_dim: int               # size of one action vector (4: rotation quaternion, 6: + colour, ...)
-    num_classes: int
     encoder_width: int = 64       # 64 = the paper's ResNet-18 (512-d output)
     cifar_stem: bool = False
     m_tr: int = 1                 # observed views per training sequence (seq-JEPA); pair methods ignore it

@@ -11,7 +11,7 @@ REF = Path(__file__).resolve().parents[3] / "shared" / "reference"
 
 def tiny(m_tr=3, **params):
     torch.manual_seed(0)
-    return build_method("seqjepa", MethodContext(action_dim=4, num_classes=5, encoder_width=8, m_tr=m_tr), params)
+    return build_method("seqjepa", MethodContext(action_dim=4, encoder_width=8, m_tr=m_tr), params)
 
 
 def batch(b=6, v=4, a=4, size=32):
@@ -98,6 +98,6 @@ def test_state_dict_matches_released_checkpoints(tsv, action_dim, cifar):
         key, shape, _ = line.split("\t")
         if not key.startswith("online"):  # the official code trains online probes inside the model
             ref[key] = shape
-    m = build_method("seqjepa", MethodContext(action_dim=action_dim, num_classes=10, cifar_stem=cifar), {})
+    m = build_method("seqjepa", MethodContext(action_dim=action_dim, cifar_stem=cifar), {})
     ours = {k: str(tuple(v.shape)) for k, v in m.state_dict().items()}
     assert ours == ref

@@ -9,7 +9,7 @@ from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.methods import METHODS, build_method
 from seqjepa_core.methods.base import MethodContext
 
-CTX = MethodContext(action_dim=4, num_classes=5, encoder_width=8, m_tr=2)  # embed_dim = 64
+CTX = MethodContext(action_dim=4, encoder_width=8, m_tr=2)  # embed_dim = 64
 
 DEMO_PARAMS = {
     "simclr": {"projector_dims": (64, 64, 64)},
@@ -30,7 +30,7 @@ def make_batch(num_views: int, b: int = 8, seed: int = 0) -> SequenceBatch:
     g = torch.Generator().manual_seed(seed)
     actions = torch.nn.functional.normalize(torch.randn(b, num_views - 1, CTX.action_dim, generator=g), dim=-1)
     return SequenceBatch(views=torch.randn(b, num_views, 3, 32, 32, generator=g), actions=actions,
-                         labels=torch.randint(0, CTX.num_classes, (b,), generator=g),
+                         labels=torch.randint(0, 5, (b,), generator=g),
                          latents=torch.randn(b, num_views, 4, generator=g))
 
 
