@@ -63,11 +63,11 @@ def extract_features(method: Method, batches: Iterable[SequenceBatch], m_vals: S
         views = batch.views.to(device, non_blocking=True)
         actions = batch.actions.to(device, non_blocking=True)
         with autocast:
-            z = method.encode_views(views[:, :2]).float()
-            out["encoder"].append(z[:, 0].cpu())
-            out["pair"].append(z.flatten(1).cpu())
+            z = method.encode_views(views[:, :need])  # each view through the encoder once, for every probe
+            out["encoder"].append(z[:, 0].float().cpu())
+            out["pair"].append(z[:, :2].flatten(1).float().cpu())
             for m in m_vals:
-                out[zagg_key(m)].append(method.aggregate(views[:, :m], actions[:, : m - 1]).float().cpu())
+                out[zagg_key(m)].append(method.aggregate_encoded(z[:, :m], actions[:, : m - 1]).float().cpu())
         out["label"].append(batch.labels.cpu())
         out["latents"].append(batch.latents.float().cpu())
         out["actions"].append(batch.actions.float().cpu())

@@ -80,6 +80,10 @@ class Method(nn.Module):
 
     def aggregate(self, views: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """z_AGG of ``views`` [B, M, C, H, W] with ``actions`` [B, M-1, A]; only for sequence methods."""
+        return self.aggregate_encoded(self.encode_views(views), actions)
+
+    def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """z_AGG from already encoded views ``z`` [B, M, D] (probes encode each view once for all M_val)."""
         raise NotImplementedError(f"{self.name} does not aggregate sequences")
 
     def encode_views(self, views: torch.Tensor) -> torch.Tensor:

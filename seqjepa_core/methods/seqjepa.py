@@ -99,8 +99,7 @@ class SeqJEPA(Method):
         agg = self.agg_token.expand(tokens.shape[0], -1, -1)
         return self.transformer_encoder(torch.cat([agg, tokens], dim=1))[:, 0]
 
-    def aggregate(self, views: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        z = self.encode_views(views)
+    def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.aggregate_tokens(self.tokens(z, self.embed_actions(actions)))
 
     def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
