@@ -358,13 +358,8 @@ def load_config(raw: dict) -> PipelineConfig:
                     parse_params(cls, var.params, f"{vw}.params")
                 except (KeyError, TypeError) as err:
                     raise ConfigError(str(err).strip('"')) from None
-                try:
-                    train = dataclasses.replace(exp.train, **var.train)
-                except TypeError:
-                    bad = sorted(set(var.train) - {f.name for f in dataclasses.fields(TrainConfig)})
-                    raise ConfigError(f"{vw}.train: unknown key(s) {bad}; valid: "
-                                      f"{sorted(f.name for f in dataclasses.fields(TrainConfig))}") from None
-                _validate_train(_build(TrainConfig, dataclasses.asdict(train), f"{vw}.train"), f"{vw}.train")
+                train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
+                _validate_train(train, f"{vw}.train")
                 runs[method][vname] = var
             if not runs[method]:
                 del runs[method]

@@ -190,7 +190,7 @@ class ThreeDIEBenchSequences(Dataset):
     """Each item: ``num_views`` distinct views of one object, in random order (official loader's sampling).
 
     The views depend only on (seed, epoch, item index), so a resumed run sees exactly the views of an
-    uninterrupted one whatever the worker count; call ``set_epoch`` (or ``EpochLoader.set_epoch``) each epoch.
+    uninterrupted one whatever the worker count; call ``set_epoch`` each epoch (``BatchStream.epoch`` does).
     ``views_subset`` restricts which of the object's views may be drawn.
     """
 
