@@ -4,7 +4,8 @@
 def table_spec(w):
     t = CFG.tables[w.table]
     rows = [dict(label=r.label, method=r.method, variant=r.variant, m_val=r.m_val,
-                 family=get_method_class(r.method).family) for r in t.rows]
+                 family=get_method_class(r.method).family, **({"experiment": r.experiment} if r.experiment else {}))
+            for r in t.rows]
     return json.dumps({"table": w.table, "experiment": t.experiment, "paper_tables": list(t.paper_tables),
                        "rows": rows})
 
@@ -25,15 +26,24 @@ rule table:
         "{PYTHON} {SCRIPTS}/table.py --spec-json {params.spec:q} --probes {input} --out {output} > {log} 2>&1"
 
 
+def figure_tables(w):
+    f = CFG.figures[w.figure]
+    return [f"{RESULTS}/tables/{t}.csv" for t in (f.table, *f.panels)]
+
+
 rule figure:
     localrule: True
     input:
-        lambda w: f"{RESULTS}/tables/{CFG.figures[w.figure].table}.csv",
+        figure_tables,
     output:
         f"{RESULTS}/figures/{{figure}}.png",
+    params:
+        kind=lambda w: CFG.figures[w.figure].kind,
+        title=lambda w: CFG.figures[w.figure].title,
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
     conda:
         CONDA_ENV
     shell:
-        "{PYTHON} {SCRIPTS}/figure.py --table {input} --out {output} > {log} 2>&1"
+        "{PYTHON} {SCRIPTS}/figure.py --kind {params.kind} --table {input} --title {params.title:q} "
+        "--out {output} > {log} 2>&1"

@@ -59,9 +59,8 @@ def run_dir(experiment, method, variant, seed):
 
 def table_probes(table):
     t = CFG.tables[table]
-    seeds = CFG.experiments[t.experiment].seeds
-    runs = dict.fromkeys((row.method, row.variant) for row in t.rows)
-    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs for s in seeds]
+    runs = dict.fromkeys((row.experiment or t.experiment, row.method, row.variant) for row in t.rows)
+    return [f"{run_dir(e, m, v, s)}/probe.json" for (e, m, v) in runs for s in CFG.seeds(e, m, v)]
 
 
 def all_targets():

@@ -94,6 +94,7 @@ class VariantConfig:
     params: dict = field(default_factory=dict)   # the method's Params fields
     epochs: int | None = None                    # shortcut for train.epochs
     train: dict = field(default_factory=dict)    # TrainConfig overrides
+    seeds: tuple[int, ...] | None = None         # None = the experiment's seeds (the heatmaps use one)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class ExperimentConfig:
     cifar_stem: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    normalization: str = "paper"          # paper | official: image mean/std (CIFAR/TIN differ, paper §5.1)
+    action_norm: str = "sequence_l2"      # augmentation actions: sequence_l2 (official; the paper is silent:
+                                          # each parameter L2-normalised over the sequence's views) | raw
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class TableRow:
     method: str
     variant: str = "default"
     m_val: int | None = None
+    experiment: str | None = None        # None = the table's; Table 2 mixes action-set experiments
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,10 @@ class TableConfig:
 
 @dataclass(frozen=True)
 class FigureConfig:
-    kind: str
-    table: str
+    kind: str                            # tradeoff (Fig. 3) | heatmap (Figs. 8-11: top-1 on z_AGG, M_val x M_tr)
+    table: str                           # tradeoff: its table; heatmap: the first panel
+    panels: tuple[str, ...] = ()         # heatmap: further tables, one panel each
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,8 @@ class RunConfig:
     params: dict
     train: TrainConfig
     probe: ProbeConfig
+    normalization: str = "paper"
+    action_norm: str = "sequence_l2"
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -177,7 +186,13 @@ class PipelineConfig:
     def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
         """Every (experiment, method, variant, seed) the config defines."""
         return [(e, m, v, s) for e, exp in self.experiments.items() if experiment in (None, e)
-                for m, variants in exp.runs.items() for v in variants for s in exp.seeds]
+                for m, variants in exp.runs.items() for v in variants for s in self.seeds(e, m, v)]
+
+    def seeds(self, experiment: str, method: str, variant: str) -> tuple[int, ...]:
+        """The seeds a run is trained with: the variant's own, else the experiment's."""
+        exp: ExperimentConfig = self.experiments[experiment]
+        own = exp.runs[method][variant].seeds
+        return exp.seeds if own is None else own
 
     def run_config(self, experiment: str, method: str, variant: str, seed: int) -> RunConfig:
         exp: ExperimentConfig = self.experiments[experiment]
@@ -186,7 +201,8 @@ class PipelineConfig:
         if var.epochs is not None:
             train = dataclasses.replace(train, epochs=var.epochs)
         return RunConfig(experiment, method, variant, int(seed), exp.dataset, exp.actions, exp.img_size,
-                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe)
+                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe,
+                         exp.normalization, exp.action_norm)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -333,6 +349,8 @@ def load_config(raw: dict) -> PipelineConfig:
                               f"(configured: {sorted(datasets)})")
         _choice(exp.actions, DATASETS[exp.dataset].action_kinds, f"{where}.actions")
         _positive(exp.img_size, f"{where}.img_size")
+        _choice(exp.normalization, {"paper", "official"}, f"{where}.normalization")
+        _choice(exp.action_norm, {"sequence_l2", "raw"}, f"{where}.action_norm")
         _positive(exp.encoder_width, f"{where}.encoder_width")
         if not exp.seeds:
             raise ConfigError(f"{where}.seeds: needs at least one seed")
@@ -354,6 +372,8 @@ def load_config(raw: dict) -> PipelineConfig:
                 var = _build(VariantConfig, v, vw)
                 _positive(var.m_tr, f"{vw}.m_tr")
                 _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
+                if var.seeds is not None and not var.seeds:
+                    raise ConfigError(f"{vw}.seeds: needs at least one seed (or leave it out)")
                 try:
                     parse_params(cls, var.params, f"{vw}.params")
                 except (KeyError, TypeError) as err:
@@ -370,9 +390,11 @@ def load_config(raw: dict) -> PipelineConfig:
         where = f"tables.{name}"
         table = _build(TableConfig, t, where)
         _choice(table.experiment, experiments, f"{where}.experiment")
-        exp = experiments[table.experiment]
         for i, row in enumerate(table.rows):
             rw = f"{where}.rows[{i}]"
+            if row.experiment is not None:
+                _choice(row.experiment, experiments, f"{rw}.experiment")
+            exp = experiments[row.experiment or table.experiment]
             _choice(row.method, exp.runs, f"{rw}.method")
             _choice(row.variant, exp.runs[row.method], f"{rw}.variant")
             if get_method_class(row.method).aggregates_sequences:
@@ -384,8 +406,10 @@ def load_config(raw: dict) -> PipelineConfig:
     figures = {}
     for name, f in _present(_check_type(raw.get("figures") or {}, dict, "figures")).items():
         fig = _build(FigureConfig, f, f"figures.{name}")
-        _choice(fig.kind, {"tradeoff"}, f"figures.{name}.kind")
+        _choice(fig.kind, {"tradeoff", "heatmap"}, f"figures.{name}.kind")
         _choice(fig.table, tables, f"figures.{name}.table")
+        for i, panel in enumerate(fig.panels):
+            _choice(panel, tables, f"figures.{name}.panels[{i}]")
         figures[name] = fig
 
     return PipelineConfig(_check_type(raw["results_dir"], str, "results_dir"), device, datasets,

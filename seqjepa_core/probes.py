@@ -118,6 +118,23 @@ def _relative_hues(f: Features) -> torch.Tensor:
     return hues[:, 1] - hues[:, 0]
 
 
+def _augmentation_target(group: str) -> Callable[[Features], torch.Tensor]:
+    def target(f: Features) -> torch.Tensor:
+        return f[group]  # relative parameters of views 0 -> 1 (seqjepa_core.augment_probe)
+    target.__name__ = f"relative_{group}"
+    return target
+
+
+# Paper §5.5 / Table 2: crop and jitter by an MLP (300 epochs), blur by a linear head (50 epochs); top-1 on
+# z_AGG and on z_res, the encoder output of the un-augmented image (Table 12).
+AUGMENTATION_PROBES = (
+    ProbeSpec("top1", "z_agg", _labels),
+    ProbeSpec("top1", "encoder", _labels),
+    ProbeSpec("crop_r2", "pair", _augmentation_target("crop"), head="mlp"),
+    ProbeSpec("jitter_r2", "pair", _augmentation_target("jitter"), head="mlp"),
+    ProbeSpec("blur_r2", "pair", _augmentation_target("blur"), epochs="linear_epochs"),
+)
+
 # Paper §5.5 / Tables 1, 7, 12. Baselines get no z_agg probe; their "encoder" top-1 is the paper's top-1.
 PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
     "3diebench": (
@@ -127,6 +144,8 @@ PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
         ProbeSpec("indiv_rot_r2", "encoder", _view0_rotation, head="mlp"),
         ProbeSpec("color_r2", "pair", _relative_hues, epochs="linear_epochs", action_kinds=("rotcolor",)),
     ),
+    "cifar100": AUGMENTATION_PROBES,
+    "tinyimagenet": AUGMENTATION_PROBES,
 }
 
 

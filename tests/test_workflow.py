@@ -25,10 +25,13 @@ def test_dry_run_all_is_the_whole_paper_dag():
     res = dry_run("all")
     assert res.returncode == 0, res.stderr
     counts = job_counts(res.stdout + res.stderr)
-    # 3DIEBench: 9 seq-JEPA variants + 8 baselines, rot+colour: 5 runs; 3 seeds each
+    # 3DIEBench: 9 seq-JEPA variants + 8 baselines, rot+colour: 5 runs; 3 seeds each.
+    # CIFAR-100 and Tiny ImageNet, each: 86 runs (the 82 of Table 2 + 4 heatmap-only single models).
     assert counts["download_3diebench"] == 1 and counts["index_3diebench"] == 2
-    assert counts["pretrain"] == counts["probe"] == 3 * (9 + 8 + 5)
-    assert counts["table"] == 3 and counts["figure"] == 1
+    assert counts["download_cifar100"] == counts["download_tinyimagenet"] == 1
+    assert counts["index_cifar100"] == counts["index_tinyimagenet"] == 2
+    assert counts["pretrain"] == counts["probe"] == 3 * (9 + 8 + 5) + 2 * 86
+    assert counts["table"] == 3 + 2 * 5 and counts["figure"] == 3
 
 
 def test_one_table_schedules_only_what_it_needs():
@@ -37,6 +40,17 @@ def test_one_table_schedules_only_what_it_needs():
     counts = job_counts(res.stdout + res.stderr)
     # Table 1: 8 baselines + seq-JEPA mtr1, mtr3, mtr3-noact, mtr3-random; 3 seeds; no figure, no rot+colour
     assert counts["pretrain"] == counts["probe"] == 3 * 12 and counts["table"] == 1 and "figure" not in counts
+
+
+def test_table2_lists_every_run_of_the_paper_table():
+    res = dry_run("results/tables/cifar100.csv", "results/tables/tinyimagenet.csv")
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    # per dataset, 3 seeds of: 4 invariant baselines, 4 equivariant baselines x 4 action sets, seq-JEPA
+    # C+J+B M_tr 1-3, crop M_tr 2, jitter M_tr 3, blur M_tr 3, no action M_tr 2; plus the random encoder
+    per_dataset = 3 * (4 + 4 * 4 + 6 + 1) + 1
+    assert counts["pretrain"] == counts["probe"] == 2 * per_dataset
+    assert counts["table"] == 2 and "figure" not in counts
 
 
 def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path):
