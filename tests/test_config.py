@@ -33,6 +33,18 @@ def test_paper_and_demo_configs_validate(paper):
     assert "mtr3-adim16" not in demo.experiments["3diebench"].runs["seqjepa"]  # null removes a variant
 
 
+def test_augmentation_experiments_follow_the_paper(paper):
+    cfg = load_config(paper)
+    run = cfg.run_config("cifar100-crop", "seqjepa", "mtr2", 0)
+    assert (run.dataset, run.actions, run.img_size, run.cifar_stem, run.train.epochs) == ("cifar100", "crop", 32, True, 2000)
+    assert (run.normalization, run.action_norm) == ("paper", "sequence_l2")
+    tin = cfg.run_config("tinyimagenet", "seqjepa", "mtr1", 0)
+    assert (tin.img_size, tin.cifar_stem, tin.probe.m_val) == (64, False, tuple(range(1, 9)))
+    assert cfg.seeds("cifar100", "seqjepa", "mtr4") == (0,) and cfg.seeds("cifar100", "seqjepa", "mtr2") == (0, 1, 2)
+    keys = cfg.run_keys("tinyimagenet-blur")
+    assert ("tinyimagenet-blur", "seqjepa", "mtr2", 0) in keys and ("tinyimagenet-blur", "seqjepa", "mtr2", 1) not in keys
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda c: c["experiments"]["3diebench"]["runs"].update(simclrr={"default": {}}),
      r"experiments.3diebench.runs: 'simclrr' is not one of \[.*'seqjepa'"),
@@ -60,6 +72,18 @@ def test_paper_and_demo_configs_validate(paper):
     (lambda c: c["datasets"]["3diebench"].update(source="ftp"),
      r"datasets.3diebench.source: 'ftp' is not one of"),
     (lambda c: c.update(device="tpu"), r"device: 'tpu' is not one of"),
+    (lambda c: c["experiments"]["cifar100"].update(actions="rotation"),
+     r"experiments.cifar100.actions: 'rotation' is not one of \['blur', 'crop', 'crop\+jitter\+blur', 'jitter', 'none'\]"),
+    (lambda c: c["experiments"]["cifar100"].update(normalization="imagenet"),
+     r"experiments.cifar100.normalization: 'imagenet' is not one of \['official', 'paper'\]"),
+    (lambda c: c["experiments"]["tinyimagenet"].update(action_norm="l1"),
+     r"experiments.tinyimagenet.action_norm: 'l1' is not one of \['raw', 'sequence_l2'\]"),
+    (lambda c: c["tables"]["cifar100"]["rows"][4].update(experiment="cifar100-scale"),
+     r"tables.cifar100.rows\[4\].experiment: 'cifar100-scale' is not one of"),
+    (lambda c: c["experiments"]["cifar100"]["runs"]["seqjepa"]["mtr4"].update(seeds=[]),
+     r"experiments.cifar100.runs.seqjepa.mtr4.seeds: needs at least one seed"),
+    (lambda c: c["figures"]["cifar100_heatmap"].update(panels=["nope"]),
+     r"figures.cifar100_heatmap.panels\[0\]: 'nope' is not one of"),
 ])
 def test_bad_config_names_the_key(paper, mutate, message):
     mutate(paper)
