@@ -90,6 +90,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise pickle.UnpicklingError(f"{path}: refused: not plain tensors and data ({err})") from None
 
 
+def save_checkpoint(run: RunConfig, method: Method, path: str | os.PathLike, **extra) -> Path:
+    """Our checkpoint format: the run config as JSON text and the state_dict (plain data, weights_only)."""
+    atomic_torch_save({"run": run.to_json(), "method": run.method, "epochs": run.train.epochs,
+                       "model": method.state_dict(), **extra}, path)
+    return Path(path)
+
+
 def load_method(checkpoint: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Method, RunConfig]:
     """Rebuild a trained method from a final ``checkpoint.pt``."""
     ckpt = load_checkpoint(checkpoint)
@@ -397,8 +404,7 @@ def final_save(s: Session) -> Path:
     if s.is_main:
         atomic_write_json(dataclasses.asdict(s.run), s.out_dir / "config.json")
         _write_metrics(s.history, s.out_dir / "metrics.csv")
-        atomic_torch_save({"run": s.run.to_json(), "method": s.run.method, "epochs": s.run.train.epochs,
-                           "model": s.method.state_dict()}, s.out_dir / "checkpoint.pt")
+        save_checkpoint(s.run, s.method, s.out_dir / "checkpoint.pt")
     if s.world > 1:
         dist.barrier()
     if s.is_main and s.state_path.exists():
