@@ -38,11 +38,8 @@ class ProbeConfig:
     batch_size: int = 256
     lr: float = 1e-3                     # Adam, default hyper-parameters
     hidden: int = 1024
-    samples_per_object: int = 1          # sequences drawn per object for the probes' data (paper: 1); the
-                                         # demo's few objects need more
-    standardize: bool = False            # centre features and divide by their overall std (train split; an
-                                         # affine map, so a linear probe stays linear); the paper is silent,
-                                         # the official code does not; the demo's short probes need it
+    test_draws: int = 5                  # seeded view draws per test object: the test score averages over
+                                         # 5x the objects' view choices (the official eval draws once)
 
 
 @dataclass(frozen=True)
@@ -72,6 +69,8 @@ class SyntheticConfig:
     val_objects: int = 10                # per class
     image_size: int = 64
     seed: int = 0
+    rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
+                                                         # (-pi/2, pi/2); < 1 narrows the demo's rotations
 
 
 @dataclass(frozen=True)
@@ -375,6 +374,9 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
+        scale = ds.synthetic.rotation_scale
+        if len(scale) != 3 or not all(0 < r <= 1 for r in scale):
+            raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], got {list(scale)}")
         datasets[name] = ds
 
     resources = {name: _build(ResourceConfig, r, f"resources.{name}")
@@ -407,6 +409,8 @@ def load_config(raw: dict) -> PipelineConfig:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
         for m in exp.probe.m_val:
             _positive(m, f"{where}.probe.m_val")
+        for key in ("epochs", "linear_epochs", "batch_size", "hidden", "test_draws", "lr"):
+            _positive(getattr(exp.probe, key), f"{where}.probe.{key}")
         runs = {}
         for method, variants in runs_raw.items():
             _choice(method, METHODS, f"{where}.runs")
