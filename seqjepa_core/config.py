@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -268,21 +269,54 @@ def _positive(value: int | None, where: str, allow_zero: bool = False) -> None:
         raise ConfigError(f"{where}: must be {'>= 0' if allow_zero else 'positive'}, got {value}")
 
 
+def _check_numbers(section: Any, where: str, allow_zero: frozenset[str] = frozenset(),
+                   at_most_one: frozenset[str] = frozenset()) -> None:
+    """Every number of a config section (ints, floats, tuples of them) must be finite and positive; those
+    named in ``allow_zero`` may be 0, those in ``at_most_one`` must also be <= 1 (momenta, probabilities)."""
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for i, v in enumerate(items):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            key = f"{where}.{f.name}" + (f"[{i}]" if items is value else "")
+            if not math.isfinite(v):
+                raise ConfigError(f"{key}: must be a finite number, got {v}")
+            _positive(v, key, allow_zero=f.name in allow_zero)
+            if f.name in at_most_one and v > 1:
+                raise ConfigError(f"{key}: must be <= 1, got {v}")
+
+
 # ---------------------------------------------------------------------------------------------------
 # The pipeline config
 
 
 def _validate_train(t: TrainConfig, where: str) -> None:
-    _positive(t.epochs, f"{where}.epochs", allow_zero=True)  # 0 epochs = the random-init reference
-    _positive(t.batch_size, f"{where}.batch_size")
-    _positive(t.warmup_epochs, f"{where}.warmup_epochs", allow_zero=True)
-    _positive(t.checkpoint_every, f"{where}.checkpoint_every")
-    _positive(t.num_workers, f"{where}.num_workers", allow_zero=True)
+    # 0 epochs = the random-init reference; lr schedules may start or end at 0
+    _check_numbers(t, where, allow_zero=frozenset({"epochs", "warmup_epochs", "num_workers", "weight_decay",
+                                                   "warmup_start_lr", "final_lr"}))
     if t.optimizer is not None:
         _choice(t.optimizer, {"adam", "adamw"}, f"{where}.optimizer")
     if t.schedule is not None:
         _choice(t.schedule, {"warmup_cosine", "constant"}, f"{where}.schedule")
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
+
+
+def _validate_params(cls, raw: dict, where: str):
+    """A method's ``params``: known keys (``parse_params``), each of its declared type, numbers in range."""
+    from seqjepa_core.methods import parse_params
+
+    try:
+        parse_params(cls, raw, where)
+    except (KeyError, TypeError) as err:
+        raise ConfigError(str(err).strip('"')) from None
+    hints = typing.get_type_hints(cls.Params)
+    typed = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in raw.items()}
+    params = cls.Params(**typed)
+    # loss weights and dropout may be 0 (ablations); temperatures, sizes and dims may not
+    floats = {f.name for f in dataclasses.fields(params) if hints[f.name] is float}
+    _check_numbers(params, where, allow_zero=frozenset(floats - {"temperature"}),
+                   at_most_one=frozenset({"ema_base", "dropout"}))
 
 
 def _present(mapping: dict) -> dict:
@@ -292,7 +326,7 @@ def _present(mapping: dict) -> dict:
 
 def load_config(raw: dict) -> PipelineConfig:
     """Validate the merged Snakemake config and return the typed pipeline config."""
-    from seqjepa_core.methods import METHODS, get_method_class, parse_params
+    from seqjepa_core.methods import METHODS, get_method_class
 
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a mapping at the top level")
@@ -312,12 +346,15 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
+        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed"}))
         datasets[name] = ds
 
     resources = {name: _build(ResourceConfig, r, f"resources.{name}")
                  for name, r in _check_type(raw.get("resources") or {}, dict, "resources").items()}
     for name in ("pretrain", "probe"):
         resources.setdefault(name, ResourceConfig())
+    for name, r in resources.items():
+        _check_numbers(r, f"resources.{name}", allow_zero=frozenset({"gpus"}))  # 0 GPUs: a CPU job (demo)
 
     experiments = {}
     for name, e in _present(_check_type(raw["experiments"], dict, "experiments")).items():
@@ -336,11 +373,11 @@ def load_config(raw: dict) -> PipelineConfig:
         _positive(exp.encoder_width, f"{where}.encoder_width")
         if not exp.seeds:
             raise ConfigError(f"{where}.seeds: needs at least one seed")
+        _check_numbers(exp, where, allow_zero=frozenset({"seeds"}))
         _validate_train(exp.train, f"{where}.train")
         if not exp.probe.m_val:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
-        for m in exp.probe.m_val:
-            _positive(m, f"{where}.probe.m_val")
+        _check_numbers(exp.probe, f"{where}.probe")
         runs = {}
         for method, variants in runs_raw.items():
             _choice(method, METHODS, f"{where}.runs")
@@ -352,12 +389,8 @@ def load_config(raw: dict) -> PipelineConfig:
                     continue
                 vw = f"{where}.runs.{method}.{vname}"
                 var = _build(VariantConfig, v, vw)
-                _positive(var.m_tr, f"{vw}.m_tr")
-                _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
-                try:
-                    parse_params(cls, var.params, f"{vw}.params")
-                except (KeyError, TypeError) as err:
-                    raise ConfigError(str(err).strip('"')) from None
+                _check_numbers(var, vw, allow_zero=frozenset({"epochs"}))
+                _validate_params(cls, var.params, f"{vw}.params")
                 train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
                 _validate_train(train, f"{vw}.train")
                 runs[method][vname] = var
