@@ -230,6 +230,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        if len(args) == 2 and type(None) in args:  # Optional[X]: X's own error names the inner key
+            return _check_type(value, next(a for a in args if a is not type(None)), where)
         for a in args:
             if a is type(None):
                 continue
@@ -424,7 +426,7 @@ def load_config(raw: dict) -> PipelineConfig:
                 _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
                 try:
                     parse_params(cls, var.params, f"{vw}.params")
-                except (KeyError, TypeError) as err:
+                except (KeyError, TypeError, ValueError) as err:
                     raise ConfigError(str(err).strip('"')) from None
                 train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
                 _validate_train(train, f"{vw}.train")
