@@ -230,6 +230,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        if len(args) == 2 and type(None) in args:  # Optional[X]: X's own error names the inner key
+            return _check_type(value, next(a for a in args if a is not type(None)), where)
         for a in args:
             if a is type(None):
                 continue
@@ -336,7 +338,7 @@ def _validate_params(cls, raw: dict, where: str):
 
     try:
         parse_params(cls, raw, where)
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError) as err:  # ValueError: a Params choice check
         raise ConfigError(str(err).strip('"')) from None
     hints = typing.get_type_hints(cls.Params)
     typed = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in raw.items()}
