@@ -4,7 +4,7 @@ actions normalised over a training-length window, and relative-parameter targets
 import torch
 import torch.nn.functional as F
 
-from seqjepa_core.augment_probe import draw_features, relative_targets
+from seqjepa_core.probe_samplers.augmented import draw_features, relative_targets
 from seqjepa_core.data import augment
 from seqjepa_core.data.image_arrays import batch_generator
 from seqjepa_core.methods import MethodContext, build_method
@@ -51,3 +51,31 @@ def test_raw_targets_and_the_probe_specs_of_table_2():
                           ("blur_r2", "pair")}
     assert specs[("crop_r2", "pair")].head == specs[("jitter_r2", "pair")].head == "mlp"
     assert specs[("blur_r2", "pair")].head == "linear" and specs[("blur_r2", "pair")].epochs == "linear_epochs"
+
+
+def test_registered_sampler_draws_fresh_augmentations_each_epoch_and_a_fixed_test_set(tmp_path):
+    import dataclasses
+
+    from seqjepa_core.config import ProbeConfig, RunConfig, TrainConfig
+    from seqjepa_core.data import cifar100
+    from seqjepa_core.data.image_arrays import write_packed
+    from seqjepa_core.data.synthetic_images import generate
+    from seqjepa_core.probe_samplers import SAMPLERS, ProbeContext, build_sampler
+
+    assert {"cifar100", "tinyimagenet"} <= set(SAMPLERS)
+    root = generate("cifar100", tmp_path / "C", tmp_path / "dl", classes=3, train_per_class=4, test_per_class=2)
+    for split in ("train", "test"):
+        write_packed(cifar100.read_split(root, split), tmp_path / f"{split}.npz")
+    run = RunConfig("c", "simclr", "default", 0, "cifar100", "crop", 32, 8, True, 1, {}, TrainConfig(),
+                    dataclasses.replace(ProbeConfig(), test_draws=3))
+    torch.manual_seed(0)
+    method = build_method("simclr", MethodContext(action_dim=4, encoder_width=8, cifar_stem=True)).eval()
+    ctx = ProbeContext(method, run, str(tmp_path / "train.npz"), str(tmp_path / "test.npz"), str(root),
+                       torch.device("cpu"), seed=7)
+    sampler = build_sampler("cifar100", ctx)
+    a, b = sampler.draw(0), sampler.draw(1)
+    assert set(a) == {"encoder", "pair", "label", "crop", "jitter", "blur"}  # no z_AGG for a baseline
+    torch.testing.assert_close(a["encoder"], b["encoder"])  # z_res: the un-augmented image
+    assert not torch.allclose(a["pair"], b["pair"]) and torch.equal(sampler.draw(1)["crop"], b["crop"])
+    test = sampler.test()
+    assert test is sampler.test() and len(test["label"]) == 3 * 6

@@ -1,7 +1,7 @@
-"""Probe features of the augmentation datasets (CIFAR-100, Tiny ImageNet): one fresh draw of views.
+"""CIFAR-100's and Tiny ImageNet's probe sampler: fresh augmentations of every image every probe epoch.
 
 ``draw_features`` augments every image anew (batched, on the device), encodes each view once with the
-frozen method and returns the probes' inputs and targets (``probes.Features``):
+frozen method and returns the probes' inputs and targets (``Features``):
 
 * ``encoder``: z_res, the encoder output of the UN-augmented image (official ``orig_img``; Table 12);
 * ``pair``: encoder(view 0) ⊕ encoder(view 1), the input of the crop/jitter/blur regressors (§5.5);
@@ -13,6 +13,9 @@ the target distribution. Official normalisation (``action_norm: sequence_l2``): 
 L2-normalised over a training-length window before differencing: the M+1 views of a sequence of M
 observed views for z_AGG@M's actions, the run's own training views for the R² targets of views 0 -> 1 (the
 official evaluation draws sequences of the training length).
+
+Training epoch e draws from (probe seed, e); the test split is ``probe.test_draws`` fixed draws of every
+image (draw d seeded as epoch -1-d, apart from every training epoch), encoded once and kept.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from collections.abc import Sequence
 import torch
 
 from seqjepa_core.data import augment
-from seqjepa_core.data.image_arrays import batch_generator
+from seqjepa_core.data.image_arrays import ImageSequences, batch_generator
+from seqjepa_core.data.loading import dataset_module
 from seqjepa_core.methods.base import Method
+from seqjepa_core.probe_samplers import Features, ProbeContext, autocast_for, register_sampler, zagg_key
 
 TARGET_GROUPS = ("crop", "jitter", "blur")
 
@@ -41,8 +46,8 @@ def relative_targets(params: torch.Tensor, window: int, normalise: bool) -> dict
 @torch.no_grad()
 def draw_features(method: Method, images: torch.Tensor, labels: torch.Tensor, *, m_vals: Sequence[int],
                   action_kind: str, normalise: bool, train_views: int, mean: Sequence[float], std: Sequence[float],
-                  seed: int, device: torch.device | str, batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """One epoch's probe features of ``images`` (uint8 [N, 3, H, W]); see the module doc."""
+                  seed: int, device: torch.device | str, epoch: int = 0, batch_size: int = 256) -> Features:
+    """One draw's probe features of ``images`` (uint8 [N, 3, H, W]); see the module doc."""
     device = torch.device(device)
     was_training = method.training
     method.to(device).eval()
@@ -52,19 +57,18 @@ def draw_features(method: Method, images: torch.Tensor, labels: torch.Tensor, *,
     mean_t = torch.tensor(mean, device=device).view(1, 1, 3, 1, 1)
     std_t = torch.tensor(std, device=device).view(1, 1, 3, 1, 1)
     out: dict[str, list[torch.Tensor]] = defaultdict(list)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     for start in range(0, len(labels), batch_size):
         batch = images[start:start + batch_size].to(device, non_blocking=True)
-        gen = batch_generator(seed, 0, start, device)
+        gen = batch_generator(seed, epoch, start, device)
         views, params = augment.augment_views(batch, num_views, gen)
         views = (views[:, :encode] - mean_t) / std_t
         orig = ((augment.to_unit(batch)[:, None] - mean_t) / std_t)
-        with autocast:
+        with autocast_for(device):
             z = method.encode_views(torch.cat([orig, views], dim=1)).float()
             for m in m_vals:
                 window = params[:, :m + 1]
                 acts = augment.sequence_actions(window, action_kind, normalise)[:, : m - 1]
-                out[f"z_agg@{m}"].append(method.aggregate_encoded(z[:, 1:m + 1], acts).float().cpu())
+                out[zagg_key(m)].append(method.aggregate_encoded(z[:, 1:m + 1], acts).float().cpu())
         out["encoder"].append(z[:, 0].cpu())
         out["pair"].append(z[:, 1:3].flatten(1).cpu())
         for g, t in relative_targets(params, min(train_views, num_views), normalise).items():
@@ -74,3 +78,32 @@ def draw_features(method: Method, images: torch.Tensor, labels: torch.Tensor, *,
     if not out:
         raise ValueError("no images to extract probe features from")
     return {k: torch.cat(v) for k, v in out.items()}
+
+
+class AugmentedSampler:
+    """The registered sampler of the augmentation datasets (see the module doc)."""
+
+    def __init__(self, ctx: ProbeContext):
+        self.ctx = ctx
+        self.train, self.test_split = ImageSequences(ctx.train_index), ImageSequences(ctx.test_index)
+        mean, std = dataset_module(ctx.run.dataset).NORMALIZATION[ctx.run.normalization]
+        self.options = dict(m_vals=ctx.m_vals, action_kind=ctx.run.actions, normalise=ctx.run.action_norm == "sequence_l2",
+                            train_views=ctx.method.num_views, mean=mean, std=std, seed=ctx.seed, device=ctx.device,
+                            batch_size=ctx.batch_size)
+        self._test: Features | None = None
+
+    def draw(self, epoch: int) -> Features:
+        return draw_features(self.ctx.method, self.train.images, self.train.labels, epoch=epoch, **self.options)
+
+    def test(self) -> Features:
+        if self._test is None:
+            draws = [draw_features(self.ctx.method, self.test_split.images, self.test_split.labels, epoch=-1 - d,
+                                   **self.options) for d in range(self.ctx.run.probe.test_draws)]
+            self._test = {k: torch.cat([d[k] for d in draws]) for k in draws[0]}
+        return self._test
+
+
+@register_sampler("cifar100")
+@register_sampler("tinyimagenet")
+def build(ctx: ProbeContext) -> AugmentedSampler:
+    return AugmentedSampler(ctx)
