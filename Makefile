@@ -17,12 +17,15 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --rerun-incomplete
 	@echo "demo table: results/demo/tables/3diebench.csv"; cat results/demo/tables/3diebench.csv
+	@for t in cifar100 tinyimagenet; do echo "demo table: results/demo/tables/$$t.csv"; \
+	  cut -d, -f1,5,6,9,14,19,24,29 results/demo/tables/$$t.csv; done
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -ra
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_dataloader.py
+	$(PY) bench/bench_augment.py
 
 # Mutation testing of the core modules (hours on 2 cores; not in CI). A seeded sample per module:
 #   make mutate MUTATE_ARGS="--sample 40 core config"

@@ -13,7 +13,6 @@ resumed epoch draws exactly the views of an uninterrupted one and every DDP rank
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,12 +40,7 @@ def pack(images: np.ndarray, labels: np.ndarray, classes: list[str], where: str)
 
 def write_packed(index: dict[str, np.ndarray], path: str | os.PathLike) -> None:
     """Uncompressed (loading a split is one read) and atomic (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **index)
-    os.replace(tmp, path)
+    write_index(index, path, compress=False)
 
 
 class ImageSequences(Dataset):

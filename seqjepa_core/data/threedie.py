@@ -133,13 +133,14 @@ def build_index(root: str | os.PathLike, splits_dir: str | os.PathLike, split: s
             "synsets": np.array(synsets, dtype=str), "image_size": np.array(sizes.pop() if sizes else (0, 0))}
 
 
-def write_index(index: dict[str, np.ndarray], path: str | os.PathLike) -> None:
-    """Save atomically (temporary file, then rename): an interrupted run never leaves a half-written index."""
+def write_index(index: dict[str, np.ndarray], path: str | os.PathLike, compress: bool = True) -> None:
+    """Save atomically (temporary file, then rename): an interrupted run never leaves a half-written index.
+    ``compress=False`` for arrays that do not compress (packed images): loading is then one read."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
-        np.savez_compressed(f, **index)
+        (np.savez_compressed if compress else np.savez)(f, **index)
     os.replace(tmp, path)
 
 
