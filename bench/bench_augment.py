@@ -109,7 +109,7 @@ def main() -> None:
     print(f"per-image PIL/torchvision loop: {t_loop * 1e6 / args.batch:9.1f} us/image ({n_views / t_loop:8.0f} views/s)")
     print(f"batched (best of {args.repeats}):       {best * 1e6 / args.batch:9.1f} us/image ({n_views / best:8.0f} views/s)")
     print(f"speed-up per image: {t_loop / best:.2f}x")
-    print(f"same views: mean |diff| {diff.mean():.2f} grey levels, 99.9th pct {diff.flatten().quantile(0.999):.1f} "
+    print(f"same views: mean |diff| {diff.mean():.3f} grey levels, 99.9th pct {diff.flatten().quantile(0.999):.2f} "
           f"(PIL rounds to uint8 after every op); same actions: max |diff| "
           f"{(loop_actions.float() - ref_actions.cpu()).abs().max():.2e}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 
 import matplotlib
 
@@ -117,8 +118,8 @@ def heatmap_figure(panels: list[pd.DataFrame], out_png: str | os.PathLike, metri
     Each cell prints ours and, below it in brackets, the paper's value where the table has one. A panel's
     title is the part of its row labels before " (M_tr" (e.g. "crop+jitter+blur").
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.2 + 1.1 * sum(_grid(p, f"{metric}_mean").shape[1] for p in panels)
-                                                      + 0.6 * len(panels), 4.6), squeeze=False)
+    width = 2.2 + 1.1 * sum(_grid(p, f"{metric}_mean").shape[1] for p in panels) + 0.6 * len(panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, width), 4.8), squeeze=False)
     for ax, table_df in zip(axes[0], panels):
         ours, paper = _grid(table_df, f"{metric}_mean"), _grid(table_df, f"{metric}_paper")
         paper = paper.reindex(index=ours.index, columns=ours.columns)
@@ -133,8 +134,8 @@ def heatmap_figure(panels: list[pd.DataFrame], out_png: str | os.PathLike, metri
         ax.set_xlabel("M_tr (training)")
         ax.set_ylabel("M_val (inference)")
         ax.set_title(str(table_df["label"].iloc[0]).split(" (M_tr")[0] if len(table_df) else "", fontsize=9)
-    fig.suptitle(title or f"{AXIS_LABELS.get(metric, metric)} of the linear probe on z_AGG (paper in brackets)",
-                 fontsize=10)
+    title = title or f"{AXIS_LABELS.get(metric, metric)} of the linear probe on z_AGG (paper in brackets)"
+    fig.suptitle(textwrap.fill(title, 70), fontsize=10)
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=160, format="png")
