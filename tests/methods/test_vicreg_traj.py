@@ -40,3 +40,10 @@ def test_training_loss_matches_reference():
 def test_two_views_are_rejected():
     with pytest.raises(ValueError, match="vicreg-traj needs 3 consecutive views, got 2"):
         fixed_method("vicreg-traj", **PARAMS).training_loss(fixed_batch(2))
+
+
+def test_only_the_first_three_views_count():
+    method = fixed_method("vicreg-traj", **PARAMS)
+    four = fixed_batch(4)
+    three = type(four)(four.views[:, :3], four.actions[:, :2], four.labels, four.latents[:, :3])
+    torch.testing.assert_close(method.training_loss(four)[0], method.training_loss(three)[0])
