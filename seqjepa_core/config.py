@@ -70,6 +70,7 @@ class SyntheticConfig:
     val_objects: int = 10                # per class
     image_size: int = 64
     seed: int = 0
+    unlabeled_images: int = 0            # STL-10: size of the pretraining split
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class DatasetConfig:
     splits_dir: str = ""
     source: str = "download"             # download | local | synthetic
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    saliency_root: str = ""              # STL-10: <split>/saliency_<split>.npy (HF Hafez/salmap-stl10)
+    saliency_revision: str = "main"      # STL-10: Hub revision of the saliency maps (pin a commit sha)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class VariantConfig:
     params: dict = field(default_factory=dict)   # the method's Params fields
     epochs: int | None = None                    # shortcut for train.epochs
     train: dict = field(default_factory=dict)    # TrainConfig overrides
+    data: dict = field(default_factory=dict)     # data-option overrides (STL-10: the saccade sampler)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class ExperimentConfig:
     cifar_stem: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    data: dict = field(default_factory=dict)     # the dataset's data options (STL-10: SaccadeOptions)
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,11 @@ class TableConfig:
 
 @dataclass(frozen=True)
 class FigureConfig:
-    kind: str
-    table: str
+    kind: str                                    # tradeoff | heatmap | path_integration | fixations
+    table: str = ""                              # tradeoff: the table it plots
+    experiment: str = ""                         # the other kinds: the experiment whose runs it reads
+    method: str = "seqjepa"                      # heatmap / path_integration: the method of the runs
+    variants: tuple[str, ...] = ()               # heatmap: one variant per M_tr; path_integration: one
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,7 @@ class RunConfig:
     params: dict
     train: TrainConfig
     probe: ProbeConfig
+    data: dict = field(default_factory=dict)     # data options (defaults of the dataset filled in)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -186,7 +195,8 @@ class PipelineConfig:
         if var.epochs is not None:
             train = dataclasses.replace(train, epochs=var.epochs)
         return RunConfig(experiment, method, variant, int(seed), exp.dataset, exp.actions, exp.img_size,
-                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe)
+                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe,
+                         data_options(exp.dataset, {**exp.data, **var.data}, f"experiments.{experiment}"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -285,6 +295,19 @@ def _validate_train(t: TrainConfig, where: str) -> None:
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
 
 
+def data_options(dataset: str, raw: dict, where: str) -> dict:
+    """The dataset's data options with its defaults filled in; an error names ``where`` and the key."""
+    parse = DATASETS[dataset].parse_options
+    if parse is None:
+        if raw:
+            raise ConfigError(f"{where}.data: dataset {dataset!r} takes no data options, got {sorted(raw)}")
+        return {}
+    try:
+        return dataclasses.asdict(parse(raw, f"{where}.data"))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 def _present(mapping: dict) -> dict:
     """Entries of a config mapping; an override file removes an entry by setting it to null."""
     return {k: v for k, v in mapping.items() if v is not None}
@@ -341,6 +364,7 @@ def load_config(raw: dict) -> PipelineConfig:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
         for m in exp.probe.m_val:
             _positive(m, f"{where}.probe.m_val")
+        data_options(exp.dataset, exp.data, where)
         runs = {}
         for method, variants in runs_raw.items():
             _choice(method, METHODS, f"{where}.runs")
@@ -356,10 +380,11 @@ def load_config(raw: dict) -> PipelineConfig:
                 _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
                 try:
                     parse_params(cls, var.params, f"{vw}.params")
-                except (KeyError, TypeError) as err:
+                except (KeyError, TypeError, ValueError) as err:
                     raise ConfigError(str(err).strip('"')) from None
                 train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
                 _validate_train(train, f"{vw}.train")
+                data_options(exp.dataset, {**exp.data, **var.data}, vw)
                 runs[method][vname] = var
             if not runs[method]:
                 del runs[method]
@@ -383,9 +408,20 @@ def load_config(raw: dict) -> PipelineConfig:
 
     figures = {}
     for name, f in _present(_check_type(raw.get("figures") or {}, dict, "figures")).items():
-        fig = _build(FigureConfig, f, f"figures.{name}")
-        _choice(fig.kind, {"tradeoff"}, f"figures.{name}.kind")
-        _choice(fig.table, tables, f"figures.{name}.table")
+        fw = f"figures.{name}"
+        fig = _build(FigureConfig, f, fw)
+        _choice(fig.kind, {"tradeoff", "heatmap", "path_integration", "fixations"}, f"{fw}.kind")
+        if fig.kind == "tradeoff":
+            _choice(fig.table, tables, f"{fw}.table")
+        else:
+            _choice(fig.experiment, experiments, f"{fw}.experiment")
+            runs = experiments[fig.experiment].runs
+            if fig.kind != "fixations":
+                _choice(fig.method, runs, f"{fw}.method")
+                if not fig.variants:
+                    raise ConfigError(f"{fw}.variants: needs at least one variant")
+                for i, v in enumerate(fig.variants):
+                    _choice(v, runs[fig.method], f"{fw}.variants[{i}]")
         figures[name] = fig
 
     return PipelineConfig(_check_type(raw["results_dir"], str, "results_dir"), device, datasets,

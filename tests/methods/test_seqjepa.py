@@ -6,7 +6,9 @@ import torch
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.methods import MethodContext, build_method
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference"
+# the team's shared/reference beside the checkout (main: ../shared, a worktree: ../../shared)
+REF = next((p / "shared" / "reference" for p in Path(__file__).resolve().parents
+            if (p / "shared" / "reference").is_dir()), Path("shared/reference"))
 
 
 def tiny(m_tr=3, **params):
