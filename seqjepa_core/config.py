@@ -41,6 +41,7 @@ class ProbeConfig:
     standardize: bool = False            # centre features and divide by their overall std (train split; an
                                          # affine map, so a linear probe stays linear); the paper is silent,
                                          # the official code does not; the demo's short probes need it
+    path_m_val: tuple[int, ...] = ()     # path integration (Fig. 6) at these M; empty: none
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class VariantConfig:
     epochs: int | None = None                    # shortcut for train.epochs
     train: dict = field(default_factory=dict)    # TrainConfig overrides
     data: dict = field(default_factory=dict)     # data-option overrides (STL-10: the saccade sampler)
+    seeds: tuple[int, ...] | None = None         # None: the experiment's seeds (Fig. 9's grid: one seed)
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,12 @@ class PipelineConfig:
     def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
         """Every (experiment, method, variant, seed) the config defines."""
         return [(e, m, v, s) for e, exp in self.experiments.items() if experiment in (None, e)
-                for m, variants in exp.runs.items() for v in variants for s in exp.seeds]
+                for m, variants in exp.runs.items() for v in variants for s in self.seeds(e, m, v)]
+
+    def seeds(self, experiment: str, method: str, variant: str) -> tuple[int, ...]:
+        exp: ExperimentConfig = self.experiments[experiment]
+        var: VariantConfig = exp.runs[method][variant]
+        return exp.seeds if var.seeds is None else var.seeds
 
     def run_config(self, experiment: str, method: str, variant: str, seed: int) -> RunConfig:
         exp: ExperimentConfig = self.experiments[experiment]
@@ -378,6 +385,8 @@ def load_config(raw: dict) -> PipelineConfig:
                 var = _build(VariantConfig, v, vw)
                 _positive(var.m_tr, f"{vw}.m_tr")
                 _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
+                if var.seeds is not None and not var.seeds:
+                    raise ConfigError(f"{vw}.seeds: needs at least one seed")
                 try:
                     parse_params(cls, var.params, f"{vw}.params")
                 except (KeyError, TypeError, ValueError) as err:

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from seqjepa_core.data.loading import BatchStream, DataSpec, build_dataset
+from seqjepa_core.data.loading import BatchStream, DataSpec, build_dataset, dataset_module
 from seqjepa_core.io import atomic_write_json
 from seqjepa_core.probes import run_probes
 from seqjepa_core.train import load_method, resolve_device
@@ -19,6 +19,10 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_in
                         out_json: str | os.PathLike, device: str = "auto", batch_size: int = 256) -> dict:
     dev = resolve_device(device)
     method, run = load_method(checkpoint, dev)
+    if hasattr(dataset_module(run.dataset), "build_stream"):  # sampled on the device: fresh draws per epoch
+        from seqjepa_core.saccade_probes import probe_saccades
+        metrics = probe_saccades(method, run, train_index, test_index, dev, PROBE_SEED_OFFSET)
+        return _write(run, metrics, out_json)
     num_views = max(2, max(run.probe.m_val))  # z_AGG up to the longest M_val; pairs need 2 views
 
     def batches(index: str):
@@ -32,6 +36,10 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_in
 
     metrics = run_probes(method, batches(train_index), batches(test_index), run.probe, run.actions, dev,
                          seed=run.seed, dataset=run.dataset)
+    return _write(run, metrics, out_json)
+
+
+def _write(run, metrics: list[dict], out_json: str | os.PathLike) -> dict:
     result = {"run": {"experiment": run.experiment, "method": run.method, "variant": run.variant,
                       "seed": run.seed, "m_tr": run.m_tr, "epochs": run.train.epochs},
               "config": dataclasses.asdict(run), "metrics": metrics}

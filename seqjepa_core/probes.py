@@ -91,13 +91,19 @@ class ProbeSpec:
     head: str = "linear"                         # "linear" | "mlp"
     epochs: str = "epochs"                       # the ProbeConfig field with its epoch count
     action_kinds: tuple[str, ...] | None = None  # only for these experiment action kinds (None: all)
+    target_needs_m: bool = False                 # target(features, M_val): a target that depends on M_val
 
     def inputs(self, feats: Features) -> list[tuple[str, int | None]]:
-        """(feature key, M_val) pairs this spec probes; none when the features are absent."""
-        if self.features == "z_agg":
-            keys = sorted((k for k in feats if k.startswith("z_agg@")), key=lambda k: int(k.split("@")[1]))
+        """(feature key, M_val) pairs this spec probes: ``<features>@<M>`` keys (one probe per M_val), else
+        the plain key; none when the features are absent."""
+        prefix = f"{self.features}@"
+        keys = sorted((k for k in feats if k.startswith(prefix)), key=lambda k: int(k.split("@")[1]))
+        if keys:
             return [(k, int(k.split("@")[1])) for k in keys]
         return [(self.features, None)] if self.features in feats else []
+
+    def targets(self, feats: Features, m_val: int | None) -> torch.Tensor:
+        return self.target(feats, m_val) if self.target_needs_m else self.target(feats)
 
 
 def _labels(f: Features) -> torch.Tensor:
@@ -118,6 +124,14 @@ def _relative_hues(f: Features) -> torch.Tensor:
     return hues[:, 1] - hues[:, 0]
 
 
+def _relative_position(f: Features) -> torch.Tensor:
+    return f["actions"][:, 0]  # normalised (row, col) from fixation 1 to fixation 2
+
+
+def _displacement(f: Features, m: int) -> torch.Tensor:
+    return f["latents"][:, m] - f["latents"][:, 0]  # x_1 -> x_{M+1}: the saccade path integrated
+
+
 # Paper §5.5 / Tables 1, 7, 12. Baselines get no z_agg probe; their "encoder" top-1 is the paper's top-1.
 PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
     "3diebench": (
@@ -126,6 +140,17 @@ PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
         ProbeSpec("rel_rot_r2", "pair", _relative_rotation, head="mlp"),
         ProbeSpec("indiv_rot_r2", "encoder", _view0_rotation, head="mlp"),
         ProbeSpec("color_r2", "pair", _relative_hues, epochs="linear_epochs", action_kinds=("rotcolor",)),
+    ),
+    # Table 3 / 12, Figs. 6a and 9. Position R²: linear, 50 epochs (§5.5). Path integration (Fig. 6a): a
+    # linear head on z_AGG ⊕ a_M (features built in seqjepa_core.path_integration) predicting x_1 -> x_{M+1};
+    # the paper gives no epoch count for it, the linear regressors' 50 is used.
+    "stl10": (
+        ProbeSpec("top1", "z_agg", _labels),
+        ProbeSpec("top1", "encoder", _labels),
+        ProbeSpec("position_r2", "pair", _relative_position, epochs="linear_epochs"),
+        ProbeSpec("path_r2", "path", _displacement, epochs="linear_epochs", target_needs_m=True),
+        ProbeSpec("path_noact_r2", "path_noact", _displacement, epochs="linear_epochs", target_needs_m=True),
+        ProbeSpec("path_novis_r2", "path_novis", _displacement, epochs="linear_epochs", target_needs_m=True),
     ),
 }
 
@@ -210,8 +235,8 @@ def evaluate_probes(train: Features, test: Features, specs: Sequence[ProbeSpec],
     """Run every applicable spec on extracted features; one record per (spec, M_val)."""
     records = []
     for spec in specs:
-        y_train, y_test = spec.target(train), spec.target(test)
         for key, m_val in spec.inputs(train):
+            y_train, y_test = spec.targets(train, m_val), spec.targets(test, m_val)
             value = train_and_score(train[key], y_train, test[key], y_test, spec.head,
                                     getattr(cfg, spec.epochs), cfg, device, seed,
                                     desc=f"{spec.metric}[{key}]")

@@ -4,10 +4,11 @@
 (96 x 96, column-major uint8, labels 1..K) and ``<saliency_root>/<split>/saliency_<split>.npy`` (float32
 (N, 1, 96, 96) probability maps) as in ``Hafez/salmap-stl10``.
 
-Each image shows an object made of two coloured discs on a background whose shade changes with the row and
-the tint with the column, so a glimpse tells where it is. The class is the unordered pair of disc colours:
-one glimpse sees one disc and leaves the class ambiguous; glimpses on both discs decide it, which is what
-makes aggregating more glimpses pay off. The saliency mass sits on the discs.
+Each image shows an object made of two coloured discs under a light that dims from the top row to the
+bottom one and warms from the left column to the right one, discs included, so any glimpse tells where it
+is. The class is the unordered pair of disc colours: one glimpse sees one disc and leaves the class
+ambiguous; glimpses on both discs decide it, which is what makes aggregating more glimpses pay off. The
+saliency mass sits on the discs.
 """
 
 from __future__ import annotations
@@ -22,15 +23,14 @@ from seqjepa_core.download import write_marker
 
 PALETTE = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.15, 0.25, 0.95], [0.95, 0.85, 0.1]], dtype=np.float32)
 CLASS_PAIRS = list(itertools.combinations(range(len(PALETTE)), 2))   # 6 classes
+LIGHT, TINT = 0.3, 0.1   # how strongly the light changes over the image: weak enough that the position is
+                         # a cue to learn, not what every random feature already shows
 
 
 def render(rng: np.random.Generator, label: int, size: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """One upright image [3, size, size] in [0, 1] and its saliency map [size, size] (sums to 1)."""
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
-    image = np.empty((3, size, size), np.float32)
-    image[:] = 0.25 + 0.45 * rows                       # shade: the row
-    image[0] += 0.2 * cols                              # tint: the column
-    image[2] += 0.2 * (1 - cols)
+    image = np.full((3, size, size), 0.5, np.float32)
     colours = list(CLASS_PAIRS[label])
     rng.shuffle(colours)
     margin = radius + 2
@@ -45,7 +45,10 @@ def render(rng: np.random.Generator, label: int, size: int, radius: float) -> tu
         disc = d2 <= radius ** 2
         image[:, disc] = PALETTE[colour][:, None]
         saliency += np.exp(-d2 / (2 * (0.8 * radius) ** 2))
-    image += rng.normal(0, 0.04, image.shape).astype(np.float32)
+    image *= 1.0 - LIGHT * rows                         # light: dimmer towards the bottom
+    image[0] += TINT * cols                             # warmer towards the right
+    image[2] += TINT * (1 - cols)
+    image += rng.normal(0, 0.03, image.shape).astype(np.float32)
     return np.clip(image, 0, 1), saliency / saliency.sum()
 
 
