@@ -154,6 +154,7 @@ class SaccadeImages:
 
     def __init__(self, index_path: str | os.PathLike):
         index = load_index(index_path)
+        self.index_path = str(index_path)
         self.labels = index["labels"]
         self.image_size = int(index["image_size"])
         self.images = to_rows(open_images(str(index["images_file"]), self.image_size))

@@ -1,4 +1,4 @@
-"""STL-10 probes: fresh fixations each probe epoch, a fixed test draw, all heads trained jointly."""
+"""STL-10's probe sampler: fresh fixations each probe epoch, fixed test draws, path-integration features."""
 
 import numpy as np
 import pytest
@@ -11,8 +11,10 @@ from seqjepa_core.data.stl10 import MEAN, STD, SaccadeImages, build_index, write
 from seqjepa_core.data.synthetic_stl10 import generate
 from seqjepa_core.methods import build_method
 from seqjepa_core.methods.base import MethodContext
-from seqjepa_core.probes import get_probe_specs
-from seqjepa_core.saccade_probes import draw_features, fit_epochwise
+from seqjepa_core.config import RunConfig, TrainConfig
+from seqjepa_core.probe_samplers import ProbeContext, build_sampler
+from seqjepa_core.probe_samplers.stl10 import draw_features
+from seqjepa_core.probes import get_probe_specs, run_probes
 
 CPU = torch.device("cpu")
 
@@ -25,7 +27,7 @@ def setup(tmp_path_factory):
         write_index(build_index(base / "stl", base / "sal", split), base / f"{split}.npz")
     torch.manual_seed(0)
     method = build_method("seqjepa", MethodContext(action_dim=2, encoder_width=4, cifar_stem=True, m_tr=2),
-                          {"action_embed_dim": 8, "predictor_hidden": 16, "num_heads": 1})
+                          {"action_embed_dim": 8, "predictor_hidden": 16, "num_heads": 1}).eval()  # frozen, as evaluate.py
     sampler = FixationSampler(SaccadeOptions(patch_size=16, ior_radius=8), 96, MEAN, STD)
     return method, SaccadeImages(base / "train.npz"), SaccadeImages(base / "test.npz"), sampler
 
@@ -55,19 +57,23 @@ def test_path_integration_at_one_glimpse_is_the_action_itself(setup):
     assert f["path_noact@1"].shape[1] == f["path@1"].shape[1] - 2     # a_M withheld
 
 
-def test_fit_epochwise_draws_every_epoch_and_respects_budgets(setup):
-    method, train, test, sampler = setup
+def test_probes_draw_every_epoch_and_score_fixed_test_draws(setup):
+    method, train, test, _ = setup
+    probe = ProbeConfig(m_val=(1, 3), path_m_val=(1, 2), epochs=3, linear_epochs=2, batch_size=8, test_draws=2)
+    run = RunConfig(experiment="stl10", method="seqjepa", variant="mtr2", seed=0, dataset="stl10",
+                    actions="position", img_size=16, encoder_width=4, cifar_stem=True, m_tr=2, params={},
+                    train=TrainConfig(), probe=probe, data={"patch_size": 16, "ior_radius": 8})
+    ctx = ProbeContext(method, run, train.index_path, test.index_path, "", CPU, seed=5, batch_size=7)
+    sampler = build_sampler("stl10", ctx)
     seen = []
-
-    def draw_train(epoch):
-        seen.append(epoch)
-        return draw(setup, epoch)
-
-    test_feats = draw_features(method, test, sampler, 4, [1, 3], [1, 2], 0, -1, CPU)
-    cfg = ProbeConfig(epochs=3, linear_epochs=2, batch_size=8, standardize=True)
-    records = fit_epochwise(draw_train, test_feats, get_probe_specs("stl10", "position"), cfg, CPU, seed=0)
+    draw = sampler.draw
+    sampler.draw = lambda epoch: seen.append(epoch) or draw(epoch)
+    t1, t2 = sampler.test(), sampler.test()
+    assert t1 is t2 and len(t1["label"]) == 2 * len(test)           # two seeded draws per test image
+    assert not torch.equal(t1["latents"][: len(test)], t1["latents"][len(test):])
+    records = run_probes(sampler, get_probe_specs("stl10", "position"), probe, CPU, seed=0)
     assert seen == [0, 1, 2]
     by = {(r["metric"], r["m_val"]): r for r in records}
     assert by[("top1", 3)]["epochs"] == 3 and by[("position_r2", None)]["epochs"] == 2
     assert {("path_r2", 1), ("path_noact_r2", 2), ("path_novis_r2", 2), ("top1", None)} <= set(by)
-    assert all(np.isfinite(r["value"]) for r in records) and by[("top1", 1)]["n_test"] == len(test)
+    assert all(np.isfinite(r["value"]) for r in records) and by[("top1", 1)]["n_test"] == 2 * len(test)
