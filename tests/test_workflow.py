@@ -75,20 +75,18 @@ def test_stl10_table_lists_downloads_index_table3_runs_and_probes():
                       "probe": 21, "table": 1, "total": 48}
 
 
-def test_bad_sampler_option_fails_at_dag_build_naming_the_key(tmp_path):
+@pytest.mark.parametrize("yaml,message", [
+    ("experiments:\n  3diebench:\n    runs:\n      seqjepa:\n        mtr1: {m_tr: 0}\n",
+     "experiments.3diebench.runs.seqjepa.mtr1.m_tr: must be positive"),
+    ("experiments:\n  stl10:\n    runs:\n      seqjepa:\n        mtr4-noior: {data: {ior: hexagon}}\n",
+     "experiments.stl10.runs.seqjepa.mtr4-noior.data.ior: 'hexagon' is not one of"),
+])
+def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path, yaml, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("experiments:\n  stl10:\n    runs:\n      seqjepa:\n        mtr4-noior: {data: {ior: hexagon}}\n")
+    bad.write_text(yaml)
     res = dry_run("all", "--configfile", str(bad))
     assert res.returncode != 0
-    assert "experiments.stl10.runs.seqjepa.mtr4-noior.data.ior: 'hexagon' is not one of" in res.stdout + res.stderr
-
-
-def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("experiments:\n  3diebench:\n    runs:\n      seqjepa:\n        mtr1: {m_tr: 0}\n")
-    res = dry_run("all", "--configfile", str(bad))
-    assert res.returncode != 0
-    assert "experiments.3diebench.runs.seqjepa.mtr1.m_tr: must be positive" in res.stdout + res.stderr
+    assert message in res.stdout + res.stderr
 
 
 def test_missing_local_dataset_root_names_key_and_download_rule(tmp_path):
