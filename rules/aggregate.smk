@@ -26,24 +26,17 @@ rule table:
         "{PYTHON} {SCRIPTS}/table.py --spec-json {params.spec:q} --probes {input} --out {output} > {log} 2>&1"
 
 
-def figure_tables(w):
-    f = CFG.figures[w.figure]
-    return [f"{RESULTS}/tables/{t}.csv" for t in (f.table, *f.panels)]
-
-
 rule figure:
     localrule: True
     input:
-        figure_tables,
+        lambda w: figure_inputs(w.figure),
     output:
         f"{RESULTS}/figures/{{figure}}.png",
     params:
-        kind=lambda w: CFG.figures[w.figure].kind,
-        title=lambda w: CFG.figures[w.figure].title,
+        spec=figure_spec,
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
     conda:
         CONDA_ENV
     shell:
-        "{PYTHON} {SCRIPTS}/figure.py --kind {params.kind} --table {input} --title {params.title:q} "
-        "--out {output} > {log} 2>&1"
+        "{PYTHON} {SCRIPTS}/figure.py --spec-json {params.spec:q} --inputs {input} --out {output} > {log} 2>&1"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 import torch
@@ -30,24 +30,39 @@ class DataSpec:
     root: str
     img_size: int
     actions: str
+    options: dict = field(default_factory=dict)   # the run's data options (STL-10: the saccade sampler)
     normalization: str = "paper"       # paper | official: the dataset's NORMALIZATION constants
     action_norm: str = "sequence_l2"   # augmentation actions: sequence_l2 (official) | raw differences
 
     @classmethod
     def for_run(cls, run, index_path: str, root: str) -> "DataSpec":
         """The data a ``RunConfig`` trains or is probed on."""
-        return cls(run.dataset, index_path, root, run.img_size, run.actions, run.normalization, run.action_norm)
+        return cls(run.dataset, index_path, root, run.img_size, run.actions, run.data, run.normalization,
+                   run.action_norm)
 
 
 def dataset_module(dataset: str) -> ModuleType:
-    """The module of a dataset: ``Sequences`` (the Dataset), ``MEAN``/``STD``, ``relative_actions``,
-    ``ACTION_DIMS``. Imported lazily: the DAG build never loads image code."""
-    return importlib.import_module(f"seqjepa_core.data.{get_dataset_info(dataset).module}")
+    """The module of a dataset (``seqjepa_core.data.registry``): ``MEAN``/``STD``, ``ACTION_DIMS``,
+    ``relative_actions`` and either ``Sequences`` (a per-item Dataset for ``BatchStream``) or
+    ``build_stream`` (its own batched stream). Imported lazily: the DAG build never loads image code."""
+    return importlib.import_module(get_dataset_info(dataset).module)
 
 
 def build_dataset(spec: DataSpec, num_views: int, seed: int) -> Dataset:
     return dataset_module(spec.dataset).Sequences(spec.index_path, spec.root, num_views=num_views,
                                                   img_size=spec.img_size, seed=seed)
+
+
+def make_stream(spec: DataSpec, num_views: int, batch_size: int, seed: int, device: torch.device,
+                num_workers: int = 0, shuffle: bool = True, drop_last: bool = True, rank: int = 0,
+                world_size: int = 1):
+    """The epoch stream of a dataset: ``num_batches()`` and ``epoch(epoch, skip)`` of ``SequenceBatch``es."""
+    module = dataset_module(spec.dataset)
+    if hasattr(module, "build_stream"):
+        return module.build_stream(spec.index_path, spec.options, num_views, batch_size, seed, device,
+                                   shuffle=shuffle, drop_last=drop_last, rank=rank, world_size=world_size)
+    return BatchStream(build_dataset(spec, num_views, seed), spec, batch_size, seed, device, num_workers,
+                       shuffle=shuffle, drop_last=drop_last, rank=rank, world_size=world_size)
 
 
 def action_dim(dataset: str, kind: str) -> int:

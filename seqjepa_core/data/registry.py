@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from seqjepa_core.data.saccade_options import parse_saccade_options
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
     action_kinds: tuple[str, ...]   # valid values of experiments.<name>.actions
-    train_split: str                # pretraining and probe-fitting split
+    train_split: str                # probe-fitting split (and the pretraining split unless pretrain_split)
     test_split: str                 # probe evaluation split
     download_rule: str              # the Snakemake rule that fetches it
-    module: str                     # seqjepa_core.data.<module>: Sequences, MEAN/STD, ACTION_DIMS, ...
+    module: str                     # the module with Sequences or build_stream, MEAN/STD, ACTION_DIMS, ...
+    pretrain_split: str | None = None
+    # validates experiments.<e>.data / runs.<m>.<v>.data (None: the dataset takes no data options)
+    parse_options: Callable[[dict, str], object] | None = None
+
+    @property
+    def pretraining_split(self) -> str:
+        return self.pretrain_split or self.train_split
 
 
 AUGMENT_ACTIONS = ("crop+jitter+blur", "crop", "jitter", "blur", "none")
 
 DATASETS: dict[str, DatasetInfo] = {
-    "3diebench": DatasetInfo("3diebench", ("rotation", "rotcolor"), "train", "val", "download_3diebench", "threedie"),
+    "3diebench": DatasetInfo("3diebench", ("rotation", "rotcolor"), "train", "val", "download_3diebench",
+                             "seqjepa_core.data.threedie"),
+    # STL-10 saccades (paper §4.3): pretraining on the 100k unlabeled images, probes on train (5k) / test (8k)
+    "stl10": DatasetInfo("stl10", ("position",), "train", "test", "download_stl10", "seqjepa_core.data.stl10",
+                         pretrain_split="unlabeled", parse_options=parse_saccade_options),
     # Hand-crafted augmentations as actions (paper §5.1, Table 2); kinds as in seqjepa_core.data.augment
-    "cifar100": DatasetInfo("cifar100", AUGMENT_ACTIONS, "train", "test", "download_cifar100", "cifar100"),
+    "cifar100": DatasetInfo("cifar100", AUGMENT_ACTIONS, "train", "test", "download_cifar100",
+                            "seqjepa_core.data.cifar100"),
     "tinyimagenet": DatasetInfo("tinyimagenet", AUGMENT_ACTIONS, "train", "val", "download_tinyimagenet",
-                                "tinyimagenet"),  # val is the test set (the test split has no labels)
+                                "seqjepa_core.data.tinyimagenet"),  # val is the test set (test has no labels)
 }
 
 
