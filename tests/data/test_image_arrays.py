@@ -20,7 +20,7 @@ def index(tmp_path_factory):
 
 
 def stream(index, kind="crop+jitter+blur", views=4, normalization="paper", action_norm="sequence_l2"):
-    spec = DataSpec("cifar100", index[0], index[1], 32, kind, normalization, action_norm)
+    spec = DataSpec("cifar100", index[0], index[1], 32, kind, normalization=normalization, action_norm=action_norm)
     return BatchStream(ImageSequences(index[0], num_views=views, seed=3), spec, 8, seed=3, device=torch.device("cpu"))
 
 
