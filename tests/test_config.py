@@ -166,9 +166,13 @@ def test_zero_where_zero_means_something(paper):
     """0 epochs (random-init reference), 0 GPUs (CPU jobs), 0 loss weights and dropout (ablations) are valid."""
     variant(paper).update(epochs=0, params={"dropout": 0.0})
     variant(paper, "vicreg", "default").update(params={"lam_cov": 0.0})
+    variant(paper, "simclr", "default").update(train={"epochs": 0, "weight_decay": 0.0})
+    train_of(paper).update(warmup_epochs=0, num_workers=0, warmup_start_lr=0.0, final_lr=0.0)
     paper["resources"]["probe"].update(gpus=0)
     cfg = load_config(paper)
     assert cfg.run_config("3diebench", "seqjepa", "mtr1", 0).train.epochs == 0
+    assert cfg.run_config("3diebench", "simclr", "default", 0).train.epochs == 0
+    assert cfg.datasets["3diebench"].root == paper["datasets"]["3diebench"]["root"]
 
 
 def test_every_variant_override_reaches_the_resolved_run(paper):
