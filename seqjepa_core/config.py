@@ -284,6 +284,14 @@ def _validate_train(t: TrainConfig, where: str) -> None:
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
 
 
+def merge_configs(base: dict, override: dict) -> dict:
+    """Snakemake's ``--configfile`` semantics: ``override`` updates ``base`` recursively (a new dict)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge_configs(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def _present(mapping: dict) -> dict:
     """Entries of a config mapping; an override file removes an entry by setting it to null."""
     return {k: v for k, v in mapping.items() if v is not None}
