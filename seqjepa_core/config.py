@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,11 +91,24 @@ class ResourceConfig:
 
 
 @dataclass(frozen=True)
+class ReleasedConfig:
+    """A checkpoint the authors published on the Hugging Face Hub (paper §7.3), evaluated in place of
+    training; the file's name and the revision are configuration, since neither can be checked offline."""
+
+    filename: str                        # path of the file inside the repo
+    repo: str = "Hafez/seq-JEPA"
+    revision: str = "main"               # a 40-hex commit pins it; a branch or tag is resolved at download
+    repo_type: str = "model"
+
+
+@dataclass(frozen=True)
 class VariantConfig:
     m_tr: int = 1
     params: dict = field(default_factory=dict)   # the method's Params fields
     epochs: int | None = None                    # shortcut for train.epochs
     train: dict = field(default_factory=dict)    # TrainConfig overrides
+    seeds: tuple[int, ...] | None = None         # None = the experiment's seeds
+    released: ReleasedConfig | None = None       # import these published weights instead of training
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,7 @@ class ExperimentConfig:
     cifar_stem: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    resources: dict = field(default_factory=dict)  # job -> ResourceConfig fields overriding resources.<job>
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,7 @@ class TableConfig:
     experiment: str
     rows: tuple[TableRow, ...]
     paper_tables: tuple[str, ...] = ()   # tables of paper_numbers.csv to compare with, first match wins
+    in_all: bool = True                  # built by `snakemake all`; False: only when asked for by name
 
 
 @dataclass(frozen=True)
@@ -176,7 +194,19 @@ class PipelineConfig:
     def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
         """Every (experiment, method, variant, seed) the config defines."""
         return [(e, m, v, s) for e, exp in self.experiments.items() if experiment in (None, e)
-                for m, variants in exp.runs.items() for v in variants for s in exp.seeds]
+                for m, variants in exp.runs.items() for v in variants for s in self.seeds(e, m, v)]
+
+    def seeds(self, experiment: str, method: str, variant: str) -> tuple[int, ...]:
+        exp: ExperimentConfig = self.experiments[experiment]
+        var: VariantConfig = exp.runs[method][variant]
+        return var.seeds if var.seeds is not None else exp.seeds
+
+    def released(self, experiment: str, method: str, variant: str) -> ReleasedConfig | None:
+        return self.experiments[experiment].runs[method][variant].released
+
+    def job_resources(self, experiment: str, job: str) -> ResourceConfig:
+        """``resources.<job>``, with the experiment's overrides (e.g. 4 GPUs for the high-compute regime)."""
+        return self.experiments[experiment].resources.get(job, self.resources[job])
 
     def run_config(self, experiment: str, method: str, variant: str, seed: int) -> RunConfig:
         exp: ExperimentConfig = self.experiments[experiment]
@@ -200,6 +230,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        if len(args) == 2 and type(None) in args:  # Optional[X]: X's own error names the inner key
+            return _check_type(value, next(a for a in args if a is not type(None)), where)
         for a in args:
             if a is type(None):
                 continue
@@ -267,16 +299,32 @@ def _positive(value: int | None, where: str, allow_zero: bool = False) -> None:
         raise ConfigError(f"{where}: must be {'>= 0' if allow_zero else 'positive'}, got {value}")
 
 
+def _check_numbers(section: Any, where: str, allow_zero: frozenset[str] = frozenset(),
+                   at_most_one: frozenset[str] = frozenset()) -> None:
+    """Every number of a config section (ints, floats, tuples of them) must be finite and positive; those
+    named in ``allow_zero`` may be 0, those in ``at_most_one`` must also be <= 1 (momenta, probabilities)."""
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for i, v in enumerate(items):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            key = f"{where}.{f.name}" + (f"[{i}]" if items is value else "")
+            if not math.isfinite(v):
+                raise ConfigError(f"{key}: must be a finite number, got {v}")
+            _positive(v, key, allow_zero=f.name in allow_zero)
+            if f.name in at_most_one and v > 1:
+                raise ConfigError(f"{key}: must be <= 1, got {v}")
+
+
 # ---------------------------------------------------------------------------------------------------
 # The pipeline config
 
 
 def _validate_train(t: TrainConfig, where: str) -> None:
-    _positive(t.epochs, f"{where}.epochs", allow_zero=True)  # 0 epochs = the random-init reference
-    _positive(t.batch_size, f"{where}.batch_size")
-    _positive(t.warmup_epochs, f"{where}.warmup_epochs", allow_zero=True)
-    _positive(t.checkpoint_every, f"{where}.checkpoint_every")
-    _positive(t.num_workers, f"{where}.num_workers", allow_zero=True)
+    # 0 epochs = the random-init reference; lr schedules may start or end at 0
+    _check_numbers(t, where, allow_zero=frozenset({"epochs", "warmup_epochs", "num_workers", "weight_decay",
+                                                   "warmup_start_lr", "final_lr"}))
     if t.optimizer is not None:
         _choice(t.optimizer, {"adam", "adamw"}, f"{where}.optimizer")
     if t.schedule is not None:
@@ -292,6 +340,57 @@ def merge_configs(base: dict, override: dict) -> dict:
     return out
 
 
+def _validate_params(cls, raw: dict, where: str):
+    """A method's ``params``: known keys (``parse_params``), each of its declared type, numbers in range."""
+    from seqjepa_core.methods import parse_params
+
+    try:
+        parse_params(cls, raw, where)
+    except (KeyError, TypeError, ValueError) as err:  # ValueError: a Params choice check
+        raise ConfigError(str(err).strip('"')) from None
+    hints = typing.get_type_hints(cls.Params)
+    typed = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in raw.items()}
+    params = cls.Params(**typed)
+    # loss weights and dropout may be 0 (ablations); temperatures, sizes and dims may not
+    floats = {f.name for f in dataclasses.fields(params) if hints[f.name] is float}
+    _check_numbers(params, where, allow_zero=frozenset(floats - {"temperature"}),
+                   at_most_one=frozenset({"ema_base", "dropout"}))
+
+
+def _validate_variant(var: VariantConfig, where: str) -> None:
+    if var.seeds is not None and not var.seeds:
+        raise ConfigError(f"{where}.seeds: needs at least one seed (or leave it out for the experiment's)")
+    r = var.released
+    if r is None:
+        return
+    _choice(r.repo_type, {"model", "dataset"}, f"{where}.released.repo_type")
+    for key in ("filename", "repo", "revision"):
+        if not getattr(r, key).strip():
+            raise ConfigError(f"{where}.released.{key}: must not be empty")
+    if r.repo.count("/") != 1:
+        raise ConfigError(f"{where}.released.repo: expected 'owner/name', got {r.repo!r}")
+    if not re.fullmatch(r"[0-9a-f]{40}", r.revision):
+        warnings.warn(f"{where}.released.revision: {r.revision!r} is not a commit; the download resolves it "
+                      f"and records the commit it got (set a 40-hex commit to pin it)", stacklevel=2)
+
+
+def _validate_resources(r: ResourceConfig, where: str) -> None:
+    _positive(r.gpus, f"{where}.gpus", allow_zero=True)
+    for key in ("cpus_per_gpu", "mem_mb", "runtime"):
+        _positive(getattr(r, key), f"{where}.{key}")
+
+
+def _experiment_resources(overrides: dict, resources: dict, where: str) -> dict:
+    """An experiment's ``resources:`` overrides, each merged over the global entry of that job."""
+    out = {}
+    for job, r in overrides.items():
+        _choice(job, resources, f"{where}.resources")
+        jw = f"{where}.resources.{job}"
+        out[job] = _build(ResourceConfig, {**dataclasses.asdict(resources[job]), **_check_type(r, dict, jw)}, jw)
+        _validate_resources(out[job], jw)
+    return out
+
+
 def _present(mapping: dict) -> dict:
     """Entries of a config mapping; an override file removes an entry by setting it to null."""
     return {k: v for k, v in mapping.items() if v is not None}
@@ -299,7 +398,7 @@ def _present(mapping: dict) -> dict:
 
 def load_config(raw: dict) -> PipelineConfig:
     """Validate the merged Snakemake config and return the typed pipeline config."""
-    from seqjepa_core.methods import METHODS, get_method_class, parse_params
+    from seqjepa_core.methods import METHODS, get_method_class
 
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a mapping at the top level")
@@ -319,17 +418,21 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
-        scale = ds.synthetic.rotation_scale
-        if len(scale) != 3 or not all(0 < r <= 1 for r in scale):
-            raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], got {list(scale)}")
+        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed"}),
+                       at_most_one=frozenset({"rotation_scale"}))
+        if len(ds.synthetic.rotation_scale) != 3:
+            raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], "
+                              f"got {list(ds.synthetic.rotation_scale)}")
         datasets[name] = ds
 
     resources = {name: _build(ResourceConfig, r, f"resources.{name}")
                  for name, r in _check_type(raw.get("resources") or {}, dict, "resources").items()}
     for name in ("pretrain", "probe"):
         resources.setdefault(name, ResourceConfig())
+    for name, r in resources.items():
+        _validate_resources(r, f"resources.{name}")
 
-    experiments = {}
+    experiments, removed = {}, set()
     for name, e in _present(_check_type(raw["experiments"], dict, "experiments")).items():
         where = f"experiments.{name}"
         if not isinstance(e, dict):
@@ -346,13 +449,12 @@ def load_config(raw: dict) -> PipelineConfig:
         _positive(exp.encoder_width, f"{where}.encoder_width")
         if not exp.seeds:
             raise ConfigError(f"{where}.seeds: needs at least one seed")
+        _check_numbers(exp, where, allow_zero=frozenset({"seeds"}))
         _validate_train(exp.train, f"{where}.train")
+        exp = dataclasses.replace(exp, resources=_experiment_resources(exp.resources, resources, where))
         if not exp.probe.m_val:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
-        for m in exp.probe.m_val:
-            _positive(m, f"{where}.probe.m_val")
-        for key in ("epochs", "linear_epochs", "batch_size", "hidden", "test_draws", "lr"):
-            _positive(getattr(exp.probe, key), f"{where}.probe.{key}")
+        _check_numbers(exp.probe, f"{where}.probe")  # m_val entries, epochs, test_draws, lr, ...
         runs = {}
         for method, variants in runs_raw.items():
             _choice(method, METHODS, f"{where}.runs")
@@ -360,16 +462,14 @@ def load_config(raw: dict) -> PipelineConfig:
             variants = _check_type(variants, dict, f"{where}.runs.{method}")
             runs[method] = {}
             for vname, v in variants.items():
-                if v is None:  # `variant: null` in an override file removes it
+                if v is None:  # `variant: null` in an override file removes it, and the table rows on it
+                    removed.add((name, method, vname))
                     continue
                 vw = f"{where}.runs.{method}.{vname}"
                 var = _build(VariantConfig, v, vw)
-                _positive(var.m_tr, f"{vw}.m_tr")
-                _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
-                try:
-                    parse_params(cls, var.params, f"{vw}.params")
-                except (KeyError, TypeError) as err:
-                    raise ConfigError(str(err).strip('"')) from None
+                _validate_variant(var, vw)
+                _check_numbers(var, vw, allow_zero=frozenset({"epochs", "seeds"}))
+                _validate_params(cls, var.params, f"{vw}.params")
                 train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
                 _validate_train(train, f"{vw}.train")
                 runs[method][vname] = var
@@ -383,6 +483,8 @@ def load_config(raw: dict) -> PipelineConfig:
         table = _build(TableConfig, t, where)
         _choice(table.experiment, experiments, f"{where}.experiment")
         exp = experiments[table.experiment]
+        table = dataclasses.replace(table, rows=tuple(
+            r for r in table.rows if (table.experiment, r.method, r.variant) not in removed))
         for i, row in enumerate(table.rows):
             rw = f"{where}.rows[{i}]"
             _choice(row.method, exp.runs, f"{rw}.method")

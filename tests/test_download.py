@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from seqjepa_core.download import (SIE_COMMIT, SOURCES, DownloadError, UnsafeArchiveError, download_url,
-                                   extract_archive, fetch, hf_download, is_complete)
+                                   extract_archive, fetch, hf_download, hf_resolve_commit, is_complete)
 
 REPO = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -50,17 +50,19 @@ class ServerState:
     files: dict[str, bytes] = field(default_factory=dict)   # URL path -> body
     ignore_range: bool = False
     truncate_next_at: int | None = None                     # cut the next GET body after N bytes
+    resume_shift_next: int = 0                              # answer the next Range request this many bytes later
+    omit_content_range: bool = False                        # a non-compliant 206 without Content-Range
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
     hf_repos: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)  # (type, id) -> files
 
 
 def _hf_route(state: ServerState, path: str) -> tuple[int, bytes, dict[str, str]] | None:
     """The few Hub endpoints huggingface_hub uses for hf_hub_download / snapshot_download."""
-    if m := re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/(revision|tree)/([^/]+)(?:/.*)?", path):
+    if m := re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)(?:/(revision|tree)/([^/]+)(?:/.*)?)?", path):
         files = state.hf_repos.get((m[1][:-1], m[2]))
         if files is None:
             return 404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"}
-        if m[3] == "revision":
+        if m[3] in ("revision", None):  # repo_info without a revision asks /api/<type>s/<id>
             body = {"id": m[2], "sha": COMMIT, "private": False,
                     "siblings": [{"rfilename": n} for n in sorted(files)]}
         else:
@@ -93,7 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, data, extra = routed
         start = 0
         if status == 200 and rng and not self.state.ignore_range:
-            start = int(rng.removeprefix("bytes=").split("-")[0])
+            start = int(rng.removeprefix("bytes=").split("-")[0]) + self.state.resume_shift_next
+            self.state.resume_shift_next = 0
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")
@@ -101,7 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             status = 206
-            extra = {**extra, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+            if not self.state.omit_content_range:
+                extra = {**extra, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
         body = data[start:]
         self.send_response(status)
         for k, v in extra.items():
@@ -204,6 +208,64 @@ def test_truncated_body_is_retried_with_resume(server: tuple[str, ServerState], 
     assert int(gets[-1][2][6:-1]) > 0 and dest.read_bytes() == data
 
 
+def test_existing_destination_is_verified_and_replaced_when_wrong(server: tuple[str, ServerState],
+                                                                   tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(30_000, seed=6)
+    state.files["/e.bin"] = data
+    dest = tmp_path / "e.bin"
+    dest.write_bytes(bytes(len(data)))  # right size, wrong bytes: only the checksum can tell
+    download_url(f"{base}/e.bin", dest, expected_size=len(data), sha256=_sha(data), progress=False)
+    assert dest.read_bytes() == data and _gets(state) == [("GET", "/e.bin", None)]
+
+
+def test_partial_reply_at_the_wrong_offset_is_never_spliced(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    """A 206 whose Content-Range starts elsewhere than asked is dropped and the download restarts from 0;
+    without a published size or checksum (3DIEBench has neither) nothing else would notice the gap."""
+    base, state = server
+    data = _blob(60_000, seed=7)
+    state.files["/w.bin"], state.resume_shift_next = data, 5_000
+    dest = tmp_path / "w.bin"
+    dest.with_name("w.bin.part").write_bytes(data[:20_000])
+    download_url(f"{base}/w.bin", dest, retries=1, backoff=0, progress=False)
+    assert _gets(state) == [("GET", "/w.bin", "bytes=20000-"), ("GET", "/w.bin", None)]
+    assert dest.read_bytes() == data
+
+
+def test_partial_reply_without_content_range_restarts_from_scratch(server: tuple[str, ServerState],
+                                                                     tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(30_000, seed=10)
+    state.files["/n.bin"], state.omit_content_range = data, True
+    dest = tmp_path / "n.bin"
+    dest.with_name("n.bin.part").write_bytes(data[:9_000])
+    download_url(f"{base}/n.bin", dest, retries=1, backoff=0, progress=False)
+    assert _gets(state) == [("GET", "/n.bin", "bytes=9000-"), ("GET", "/n.bin", None)]
+    assert dest.read_bytes() == data
+
+
+def test_resumed_part_failing_its_checksum_restarts_from_scratch(server: tuple[str, ServerState],
+                                                                 tmp_path: Path) -> None:
+    """A stale .part (e.g. of an older file version) resumes fine but fails the checksum: download once more
+    from byte 0 instead of failing (a 17 GB archive must not need a manual clean-up)."""
+    base, state = server
+    data = _blob(40_000, seed=8)
+    state.files["/s.bin"] = data
+    dest = tmp_path / "s.bin"
+    dest.with_name("s.bin.part").write_bytes(_blob(15_000, seed=99))
+    download_url(f"{base}/s.bin", dest, sha256=_sha(data), retries=0, progress=False)
+    assert _gets(state) == [("GET", "/s.bin", "bytes=15000-"), ("GET", "/s.bin", None)]
+    assert dest.read_bytes() == data and not dest.with_name("s.bin.part").exists()
+
+
+def test_fresh_download_failing_its_checksum_is_not_retried(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    state.files["/f.bin"] = _blob(5_000, seed=9)
+    with pytest.raises(DownloadError, match="sha256 mismatch"):
+        download_url(f"{base}/f.bin", tmp_path / "f.bin", sha256=_sha(b"other"), progress=False)
+    assert len(_gets(state)) == 1
+
+
 @pytest.mark.parametrize("kind", ["size", "sha256", "md5"])
 def test_mismatch_raises_and_leaves_nothing(server: tuple[str, ServerState], tmp_path: Path, kind: str) -> None:
     base, state = server
@@ -285,6 +347,16 @@ def test_extract_traversal_guard(tmp_path: Path, case: str) -> None:
         extract_archive(arc, dest)
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "work" / "evil.txt").exists()
     assert not dest.exists() and not list((tmp_path / "work").iterdir())  # temp dir cleaned, no marker
+
+
+def test_extract_refuses_device_and_fifo_members(tmp_path: Path) -> None:
+    arc = tmp_path / "special.tar"
+    with tarfile.open(arc, "w") as tf:
+        info = tarfile.TarInfo("pipe")
+        info.type = tarfile.FIFOTYPE
+        tf.addfile(info)
+    with pytest.raises(UnsafeArchiveError, match=rf"^{re.escape(str(arc))}: refusing special member 'pipe' \(device/fifo\)"):
+        extract_archive(arc, tmp_path / "out")
 
 
 # --------------------------------------------------------------------------- 3DIEBench CLI end to end
@@ -412,6 +484,19 @@ def test_hf_download_against_local_standin(server: tuple[str, ServerState], tmp_
 
     with pytest.raises(DownloadError, match="dataset Hafez/nope@main from http://127.0.0.1"):
         hf_download("Hafez/nope", tmp_path / "nope", endpoint=base)
+
+
+def test_hf_resolve_commit_against_local_standin(server: tuple[str, ServerState], tmp_path: Path, hf_env: None) -> None:
+    base, state = server
+    state.hf_repos[("model", "Hafez/seq-JEPA")] = {"README.md": b"m"}
+    state.hf_repos[("dataset", "Hafez/salmap-stl10")] = {"README.md": b"d"}
+    assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=base) == COMMIT            # a model repo by default
+    assert ("GET", "/api/models/Hafez/seq-JEPA") in {(m, p) for m, p, _ in state.requests}
+    assert hf_resolve_commit("Hafez/salmap-stl10", "dataset", "v1", endpoint=base) == COMMIT
+    assert ("GET", "/api/datasets/Hafez/salmap-stl10/revision/v1") in {(m, p) for m, p, _ in state.requests}
+    assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=f"file://{tmp_path}") is None  # a local mirror has none
+    with pytest.raises(DownloadError, match="Hafez/nope"):
+        hf_resolve_commit("Hafez/nope", endpoint=base)
 
 
 def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:
