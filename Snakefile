@@ -11,6 +11,7 @@ include: "rules/data.smk"
 include: "rules/pretrain.smk"
 include: "rules/probe.smk"
 include: "rules/aggregate.smk"
+include: "rules/threedie_extras.smk"
 
 
 # Downloads, demo data and aggregation are `localrule: True`: they run where Snakemake runs.
@@ -20,4 +21,5 @@ localrules: all
 rule all:
     input:
         all_targets(),
+        extras_targets(),
     default_target: True

@@ -78,6 +78,7 @@ class DatasetConfig:
     splits_dir: str = ""
     source: str = "download"             # download | local | synthetic
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    revision: str | None = None          # Hub datasets: the pinned commit (or tag) to download
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,7 @@ def load_config(raw: dict) -> PipelineConfig:
         e = dict(e)
         runs_raw = _check_type(e.get("runs"), dict, f"{where}.runs")
         exp = _build(ExperimentConfig, e, where)
-        _choice(exp.dataset, DATASETS, f"{where}.dataset")
+        _choice(exp.dataset, [n for n, d in DATASETS.items() if not d.evaluation_only], f"{where}.dataset")
         if exp.dataset not in datasets:
             raise ConfigError(f"{where}.dataset: {exp.dataset!r} has no entry under datasets "
                               f"(configured: {sorted(datasets)})")

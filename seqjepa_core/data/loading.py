@@ -33,7 +33,7 @@ class DataSpec:
 def dataset_module(dataset: str) -> ModuleType:
     """The module of a dataset: ``Sequences`` (the Dataset), ``MEAN``/``STD``, ``relative_actions``,
     ``ACTION_DIMS``. Imported lazily: the DAG build never loads image code."""
-    if dataset == "3diebench":
+    if dataset in ("3diebench", "3diebench_ood"):  # the OOD set has 3DIEBench's format and classes
         from seqjepa_core.data import threedie
         return threedie
     raise KeyError(f"unknown dataset {dataset!r}")
