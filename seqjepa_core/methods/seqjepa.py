@@ -52,6 +52,7 @@ class SeqJEPA(Method):
     optim_defaults = OptimDefaults(name="adamw", lr=4e-4, weight_decay=1e-3, schedule="warmup_cosine")
     aggregates_sequences = True
     uses_actions = True
+    predicts_embeddings = True
 
     def __init__(self, ctx, params: SeqJEPAParams):
         super().__init__(ctx, params)
@@ -102,14 +103,27 @@ class SeqJEPA(Method):
     def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.aggregate_tokens(self.tokens(z, self.embed_actions(actions)))
 
+    def predictor_input(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """z_AGG ⊕ emb(a_M) of encoded views ``z`` [B, M, D] and their M actions [B, M, A], the last one leading
+        to the next, unseen view (without predictor conditioning: z_AGG alone)."""
+        m = z.shape[1]
+        action_emb = self.embed_actions(actions)
+        z_agg = self.aggregate_tokens(self.tokens(z, action_emb[:, : m - 1]))
+        return torch.cat([z_agg, action_emb[:, m - 1]], -1) if self.params.condition_predictor else z_agg
+
+    def retrieval_candidates(self, views: torch.Tensor) -> torch.Tensor:
+        # the predictor is trained to match the EMA target encoder's embedding
+        return self.target_encoder(views.flatten(0, 1)).view(*views.shape[:2], -1)
+
+    def retrieval_prediction(self, z: torch.Tensor, actions: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.predictor(self.predictor_input(z, torch.cat([actions, action[:, None]], dim=1)))
+
     def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         m = batch.num_views - 1
         z = self.encode_views(batch.views[:, :m])
         with torch.no_grad():
             target = self.target_encoder(batch.views[:, m])
-        action_emb = self.embed_actions(batch.actions[:, :m])      # a_1..a_M, a_M leads to the target
-        z_agg = self.aggregate_tokens(self.tokens(z, action_emb[:, : m - 1]))
-        pred_in = torch.cat([z_agg, action_emb[:, m - 1]], -1) if self.params.condition_predictor else z_agg
+        pred_in = self.predictor_input(z, batch.actions[:, :m])     # a_1..a_M, a_M leads to the target
         loss = negative_cosine_loss(self.predictor(pred_in), target)
         return loss, {"loss": loss.detach()}
 
