@@ -57,13 +57,20 @@ def run_dir(experiment, method, variant, seed):
     return RUN_DIR.format(experiment=experiment, method=method, variant=variant, seed=seed)
 
 
+def checkpoint_path(experiment, method, variant, seed):
+    """A run's weights: trained by rule pretrain, or a released checkpoint imported by rule import_released."""
+    if CFG.released(experiment, method, variant) is not None:
+        return f"{RESULTS}/released/{experiment}/{method}/{variant}/seed{seed}/checkpoint.pt"
+    return f"{run_dir(experiment, method, variant, seed)}/checkpoint.pt"
+
+
 def table_probes(table):
     t = CFG.tables[table]
-    seeds = CFG.experiments[t.experiment].seeds
     runs = dict.fromkeys((row.method, row.variant) for row in t.rows)
-    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs for s in seeds]
+    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs
+            for s in CFG.seeds(t.experiment, m, v)]
 
 
 def all_targets():
-    return ([f"{RESULTS}/tables/{t}.csv" for t in CFG.tables]
+    return ([f"{RESULTS}/tables/{t}.csv" for t, table in CFG.tables.items() if table.in_all]
             + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures])
