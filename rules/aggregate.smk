@@ -15,6 +15,8 @@ rule table:
         lambda w: table_probes(w.table),
     output:
         f"{RESULTS}/tables/{{table}}.csv",
+    wildcard_constraints:
+        table=one_of(CFG.tables),  # tables/ also holds the analyses' CSVs (rules/threedie_extras.smk)
     params:
         spec=table_spec,
     log:
@@ -31,6 +33,8 @@ rule figure:
         lambda w: f"{RESULTS}/tables/{CFG.figures[w.figure].table}.csv",
     output:
         f"{RESULTS}/figures/{{figure}}.png",
+    wildcard_constraints:
+        figure=one_of(CFG.figures),
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
     conda:
