@@ -305,7 +305,7 @@ class ThreeDIEBenchSequences(Dataset):
         self.paths, self.labels, self.latents = index["paths"], index["labels"], index["latents"]
         self.synsets = [str(s) for s in index["synsets"]]
         # file number of each indexed view (older indices: 0..V-1); 3DIEBench-OOD holds e.g. image_2..image_5
-        self.view_ids = index.get("view_ids", np.arange(self.latents.shape[1]))
+        self.view_files = index.get("view_ids", np.arange(self.latents.shape[1]))
         self.root, self.num_views, self.img_size, self.seed, self.epoch = str(root), num_views, img_size, seed, 0
         total = self.latents.shape[1]
         self.view_pool = np.arange(total) if views_subset is None else np.unique(np.asarray(views_subset))
@@ -325,7 +325,7 @@ class ThreeDIEBenchSequences(Dataset):
     def __getitem__(self, idx: int) -> dict[str, Any]:
         views = self.view_indices(idx)
         folder = os.path.join(self.root, self.paths[idx].strip("/"))
-        images = np.stack([decode_view(os.path.join(folder, f"image_{self.view_ids[v]}.jpg"), self.img_size)
+        images = np.stack([decode_view(os.path.join(folder, f"image_{self.view_files[v]}.jpg"), self.img_size)
                            for v in views])
         return {"images": torch.from_numpy(images).permute(0, 3, 1, 2),  # uint8 [V, 3, H, W]
                 "latents": torch.from_numpy(self.latents[idx, views]),  # float32 [V, 7]
