@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
 
-.PHONY: demo test bench dag clean-demo
+.PHONY: demo test bench dag clean-demo mutate
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_dataloader.py
+
+# Mutation testing of the core modules (hours on 2 cores; not in CI). A seeded sample per module:
+#   make mutate MUTATE_ARGS="--sample 40 core config"
+mutate: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[mutation]"
+	$(PY) tools/mutate.py $(MUTATE_ARGS)
 
 dag: $(VENV)/.installed
 	$(SNAKEMAKE) all --rulegraph | dot -Tpng > docs/rulegraph.png

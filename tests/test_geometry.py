@@ -114,3 +114,12 @@ def test_composed_relative_rotations_are_the_rotation_from_first_to_last_view():
                 step = step * (r_prev.inv() * r_next)
             np.testing.assert_allclose(composed[b], step.as_quat(), atol=1e-9)  # same sign as scipy
             np.testing.assert_allclose(composed[b], (rots[0].inv() * rots[-1]).as_quat(), atol=1e-9)
+
+
+def test_matrix_to_quaternion_keeps_every_batch_dimension():
+    a = angles(np.pi, 11, (6, 5))
+    m = euler_xyz_to_matrix(torch.from_numpy(a))
+    q = matrix_to_quaternion(m)
+    assert q.shape == (6, 5, 4)
+    np.testing.assert_allclose(q.reshape(-1, 4).numpy(), Rotation.from_matrix(m.reshape(-1, 3, 3).numpy()).as_quat(),
+                               atol=1e-12)
