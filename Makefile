@@ -17,12 +17,15 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --rerun-incomplete
 	@echo "demo table: results/demo/tables/3diebench.csv"; cat results/demo/tables/3diebench.csv
+	@echo "demo table: results/demo/tables/stl10_pls.csv"
+	@$(PY) -c "from seqjepa_core.tables import read_table, to_markdown; print(to_markdown(read_table('results/demo/tables/stl10_pls.csv')))"
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -ra
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_dataloader.py
+	$(PY) bench/bench_fixations.py
 
 # Mutation testing of the core modules (hours on 2 cores; not in CI). A seeded sample per module:
 #   make mutate MUTATE_ARGS="--sample 40 core config"

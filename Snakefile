@@ -8,6 +8,7 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/stl10.smk"
 include: "rules/pretrain.smk"
 include: "rules/probe.smk"
 include: "rules/aggregate.smk"

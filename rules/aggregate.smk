@@ -30,14 +30,16 @@ rule table:
 rule figure:
     localrule: True
     input:
-        lambda w: f"{RESULTS}/tables/{CFG.figures[w.figure].table}.csv",
+        lambda w: figure_inputs(w.figure),
     output:
         f"{RESULTS}/figures/{{figure}}.png",
     wildcard_constraints:
         figure=one_of(CFG.figures),
+    params:
+        spec=figure_spec,
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
     conda:
         CONDA_ENV
     shell:
-        "{PYTHON} {SCRIPTS}/figure.py --table {input} --out {output} > {log} 2>&1"
+        "{PYTHON} {SCRIPTS}/figure.py --spec-json {params.spec:q} --inputs {input} --out {output} > {log} 2>&1"

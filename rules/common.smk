@@ -77,6 +77,28 @@ def table_probes(table):
             for s in CFG.seeds(t.experiment, m, v)]
 
 
+def figure_inputs(name):
+    """What a figure reads: its table (tradeoff), its runs' probe results (heatmap: the first seed of each
+    variant; path_integration: every seed) or the test split's index (fixations)."""
+    f = CFG.figures[name]
+    if f.kind == "tradeoff":
+        return [f"{RESULTS}/tables/{f.table}.csv"]
+    if f.kind == "fixations":
+        return [index_path(f.experiment, get_dataset_info(CFG.experiments[f.experiment].dataset).test_split)]
+    seeds = lambda v: CFG.seeds(f.experiment, f.method, v)[:1] if f.kind == "heatmap" else CFG.seeds(f.experiment, f.method, v)
+    return [f"{run_dir(f.experiment, f.method, v, s)}/probe.json" for v in f.variants for s in seeds(v)]
+
+
+def figure_spec(w):
+    f = CFG.figures[w.figure]
+    spec = {"kind": f.kind, "figure": w.figure}
+    if f.kind == "fixations":
+        run = CFG.run_config(f.experiment, *next((m, v) for m, vs in CFG.experiments[f.experiment].runs.items()
+                                                 for v in vs), 0)
+        spec["data"] = run.data
+    return json.dumps(spec)
+
+
 def all_targets():
     return ([f"{RESULTS}/tables/{t}.csv" for t, table in CFG.tables.items() if table.in_all]
             + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures])

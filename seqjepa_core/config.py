@@ -41,6 +41,7 @@ class ProbeConfig:
     hidden: int = 1024
     test_draws: int = 5                  # seeded view draws per test object: the test score averages over
                                          # 5x the objects' view choices (the official eval draws once)
+    path_m_val: tuple[int, ...] = ()     # path integration (Fig. 6) at these M; empty: none
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class SyntheticConfig:
     val_objects: int = 10                # per class
     image_size: int = 64
     seed: int = 0
+    unlabeled_images: int = 0            # STL-10: size of the pretraining split
     rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
                                                          # (-pi/2, pi/2); < 1 narrows the demo's rotations
 
@@ -81,6 +83,8 @@ class DatasetConfig:
     source: str = "download"             # download | local | synthetic
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     revision: str | None = None          # Hub datasets: the pinned commit (or tag) to download
+    saliency_root: str = ""              # STL-10: <split>/saliency_<split>.npy (HF Hafez/salmap-stl10)
+    saliency_revision: str = "main"      # STL-10: Hub revision of the saliency maps (pin a commit sha)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class VariantConfig:
     params: dict = field(default_factory=dict)   # the method's Params fields
     epochs: int | None = None                    # shortcut for train.epochs
     train: dict = field(default_factory=dict)    # TrainConfig overrides
+    data: dict = field(default_factory=dict)     # data-option overrides (STL-10: the saccade sampler)
     seeds: tuple[int, ...] | None = None         # None = the experiment's seeds
     released: ReleasedConfig | None = None       # import these published weights instead of training
 
@@ -123,6 +128,7 @@ class ExperimentConfig:
     cifar_stem: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    data: dict = field(default_factory=dict)     # the dataset's data options (STL-10: SaccadeOptions)
     resources: dict = field(default_factory=dict)  # job -> ResourceConfig fields overriding resources.<job>
 
 
@@ -144,8 +150,11 @@ class TableConfig:
 
 @dataclass(frozen=True)
 class FigureConfig:
-    kind: str
-    table: str
+    kind: str                                    # tradeoff | heatmap | path_integration | fixations
+    table: str = ""                              # tradeoff: the table it plots
+    experiment: str = ""                         # the other kinds: the experiment whose runs it reads
+    method: str = "seqjepa"                      # heatmap / path_integration: the method of the runs
+    variants: tuple[str, ...] = ()               # heatmap: one variant per M_tr; path_integration: one
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,7 @@ class RunConfig:
     params: dict
     train: TrainConfig
     probe: ProbeConfig
+    data: dict = field(default_factory=dict)     # data options (defaults of the dataset filled in)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -237,7 +247,8 @@ class PipelineConfig:
         if var.epochs is not None:
             train = dataclasses.replace(train, epochs=var.epochs)
         return RunConfig(experiment, method, variant, int(seed), exp.dataset, exp.actions, exp.img_size,
-                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe)
+                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe,
+                         data_options(exp.dataset, {**exp.data, **var.data}, f"experiments.{experiment}"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -354,6 +365,17 @@ def _validate_train(t: TrainConfig, where: str) -> None:
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
 
 
+def data_options(dataset: str, raw: dict, where: str) -> dict:
+    """The dataset's data options with its defaults filled in; an error names ``where`` and the key."""
+    parse = DATASETS[dataset].parse_options
+    if parse is None:
+        if raw:
+            raise ConfigError(f"{where}.data: dataset {dataset!r} takes no data options, got {sorted(raw)}")
+        return {}
+    try:
+        return dataclasses.asdict(parse(raw, f"{where}.data"))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 def _validate_params(cls, raw: dict, where: str):
     """A method's ``params``: known keys (``parse_params``), each of its declared type, numbers in range."""
     from seqjepa_core.methods import parse_params
@@ -432,7 +454,7 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
-        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed"}),
+        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed", "unlabeled_images"}),
                        at_most_one=frozenset({"rotation_scale"}))
         if len(ds.synthetic.rotation_scale) != 3:
             raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], "
@@ -469,6 +491,7 @@ def load_config(raw: dict) -> PipelineConfig:
         if not exp.probe.m_val:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
         _check_numbers(exp.probe, f"{where}.probe")  # m_val entries, epochs, test_draws, lr, ...
+        data_options(exp.dataset, exp.data, where)
         runs = {}
         for method, variants in runs_raw.items():
             _choice(method, METHODS, f"{where}.runs")
@@ -486,6 +509,7 @@ def load_config(raw: dict) -> PipelineConfig:
                 _validate_params(cls, var.params, f"{vw}.params")
                 train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
                 _validate_train(train, f"{vw}.train")
+                data_options(exp.dataset, {**exp.data, **var.data}, vw)
                 runs[method][vname] = var
             if not runs[method]:
                 del runs[method]
@@ -511,9 +535,20 @@ def load_config(raw: dict) -> PipelineConfig:
 
     figures = {}
     for name, f in _present(_check_type(raw.get("figures") or {}, dict, "figures")).items():
-        fig = _build(FigureConfig, f, f"figures.{name}")
-        _choice(fig.kind, {"tradeoff"}, f"figures.{name}.kind")
-        _choice(fig.table, tables, f"figures.{name}.table")
+        fw = f"figures.{name}"
+        fig = _build(FigureConfig, f, fw)
+        _choice(fig.kind, {"tradeoff", "heatmap", "path_integration", "fixations"}, f"{fw}.kind")
+        if fig.kind == "tradeoff":
+            _choice(fig.table, tables, f"{fw}.table")
+        else:
+            _choice(fig.experiment, experiments, f"{fw}.experiment")
+            runs = experiments[fig.experiment].runs
+            if fig.kind != "fixations":
+                _choice(fig.method, runs, f"{fw}.method")
+                if not fig.variants:
+                    raise ConfigError(f"{fw}.variants: needs at least one variant")
+                for i, v in enumerate(fig.variants):
+                    _choice(v, runs[fig.method], f"{fw}.variants[{i}]")
         figures[name] = fig
 
     analyses = {name: _validate_analysis(_build(AnalysisConfig, a, f"analyses.{name}"), f"analyses.{name}",

@@ -554,3 +554,59 @@ def fetch(source_name: str, dest_root: str | os.PathLike, *, url_overrides: Mapp
     if src.marker:
         write_marker(root, {"source": source_name, "from": fetched}, name=src.marker)
     return root
+
+
+# --------------------------------------------------------------------------- STL-10 saliency maps
+
+SALMAP_STL10_REPO = "Hafez/salmap-stl10"
+
+
+def hf_cached_files(repo_id: str, filenames: Sequence[str], dest_dir: str | os.PathLike, *, revision: str = "main",
+                    repo_type: str = "dataset", endpoint: str | None = None) -> dict[Path, str]:
+    """Fetch ``filenames`` of a Hub repo into the Hugging Face cache and link them under ``dest_dir``.
+
+    Going through the cache (not ``local_dir``) is what makes ``HF_HUB_OFFLINE=1`` work on a machine whose
+    cache already holds the files (e.g. a compute node sharing HF_HOME with a login node). Files are
+    hard-linked when the cache is on the same filesystem (no second copy of the 3.7 GB unlabeled maps),
+    else copied. Returns {path under ``dest_dir``: the commit sha the revision resolved to}.
+    """
+    from huggingface_hub import hf_hub_download  # lazy: reads HF_* env at import
+
+    dest = Path(dest_dir)
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    out = {}
+    for name in filenames:
+        try:
+            cached = Path(hf_hub_download(repo_id, name, repo_type=repo_type, revision=revision, endpoint=endpoint))
+        except Exception as e:  # HTTP / offline / not-found errors of huggingface_hub: name what we asked for
+            where = endpoint or "the default Hub endpoint"
+            raise DownloadError(f"{repo_type} {repo_id}@{revision}:{name} from {where} -> {dest / name}: {e}") from e
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(cached.resolve(), tmp)
+        except OSError:
+            shutil.copyfile(cached, tmp)
+        os.replace(tmp, target)
+        out[target] = cached.parents[len(Path(name).parts) - 1].name  # .../snapshots/<commit>/<name>
+    return out
+
+
+def fetch_salmap_stl10(dest: str | os.PathLike, revision: str = "main", endpoint: str | None = None,
+                       splits: Sequence[str] = ("train", "test", "unlabeled")) -> Path:
+    """The DeepGaze IIE maps of STL-10 as ``<dest>/<split>/saliency_<split>.npy``; ``.complete`` records the
+    revision asked for, the commit it resolved to and each file's sha256."""
+    dest = Path(dest)
+    if is_complete(dest):
+        return dest
+    files = hf_cached_files(SALMAP_STL10_REPO, [f"{s}/saliency_{s}.npy" for s in splits], dest,
+                            revision=revision, endpoint=endpoint)
+    for f in files:
+        if f.read_bytes()[:6] != b"\x93NUMPY":  # e.g. an HTML error page of a proxy
+            raise DownloadError(f"{f}: not a .npy file (from {SALMAP_STL10_REPO}@{revision})")
+    write_marker(dest, {"repo": f"datasets/{SALMAP_STL10_REPO}", "revision": revision,
+                        "commit": sorted(set(files.values())),
+                        "sha256": {str(f.relative_to(dest)): file_digests(f)["sha256"] for f in files}})
+    return dest

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from seqjepa_core.download import (SIE_COMMIT, SOURCES, DownloadError, UnsafeArchiveError, download_url,
-                                   extract_archive, fetch, hf_download, is_complete)
+                                   extract_archive, fetch, hf_download, hf_resolve_commit, is_complete)
 
 REPO = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -51,17 +51,18 @@ class ServerState:
     ignore_range: bool = False
     truncate_next_at: int | None = None                     # cut the next GET body after N bytes
     resume_shift_next: int = 0                              # answer the next Range request this many bytes later
+    omit_content_range: bool = False                        # a non-compliant 206 without Content-Range
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
     hf_repos: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)  # (type, id) -> files
 
 
 def _hf_route(state: ServerState, path: str) -> tuple[int, bytes, dict[str, str]] | None:
     """The few Hub endpoints huggingface_hub uses for hf_hub_download / snapshot_download."""
-    if m := re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/(revision|tree)/([^/]+)(?:/.*)?", path):
+    if m := re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)(?:/(revision|tree)/([^/]+)(?:/.*)?)?", path):
         files = state.hf_repos.get((m[1][:-1], m[2]))
         if files is None:
             return 404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"}
-        if m[3] == "revision":
+        if m[3] in ("revision", None):  # repo_info without a revision asks /api/<type>s/<id>
             body = {"id": m[2], "sha": COMMIT, "private": False,
                     "siblings": [{"rfilename": n} for n in sorted(files)]}
         else:
@@ -103,7 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             status = 206
-            extra = {**extra, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+            if not self.state.omit_content_range:
+                extra = {**extra, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
         body = data[start:]
         self.send_response(status)
         for k, v in extra.items():
@@ -230,6 +232,18 @@ def test_partial_reply_at_the_wrong_offset_is_never_spliced(server: tuple[str, S
     assert dest.read_bytes() == data
 
 
+def test_partial_reply_without_content_range_restarts_from_scratch(server: tuple[str, ServerState],
+                                                                     tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(30_000, seed=10)
+    state.files["/n.bin"], state.omit_content_range = data, True
+    dest = tmp_path / "n.bin"
+    dest.with_name("n.bin.part").write_bytes(data[:9_000])
+    download_url(f"{base}/n.bin", dest, retries=1, backoff=0, progress=False)
+    assert _gets(state) == [("GET", "/n.bin", "bytes=9000-"), ("GET", "/n.bin", None)]
+    assert dest.read_bytes() == data
+
+
 def test_resumed_part_failing_its_checksum_restarts_from_scratch(server: tuple[str, ServerState],
                                                                  tmp_path: Path) -> None:
     """A stale .part (e.g. of an older file version) resumes fine but fails the checksum: download once more
@@ -333,6 +347,16 @@ def test_extract_traversal_guard(tmp_path: Path, case: str) -> None:
         extract_archive(arc, dest)
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "work" / "evil.txt").exists()
     assert not dest.exists() and not list((tmp_path / "work").iterdir())  # temp dir cleaned, no marker
+
+
+def test_extract_refuses_device_and_fifo_members(tmp_path: Path) -> None:
+    arc = tmp_path / "special.tar"
+    with tarfile.open(arc, "w") as tf:
+        info = tarfile.TarInfo("pipe")
+        info.type = tarfile.FIFOTYPE
+        tf.addfile(info)
+    with pytest.raises(UnsafeArchiveError, match=rf"^{re.escape(str(arc))}: refusing special member 'pipe' \(device/fifo\)"):
+        extract_archive(arc, tmp_path / "out")
 
 
 # --------------------------------------------------------------------------- 3DIEBench CLI end to end
@@ -462,6 +486,19 @@ def test_hf_download_against_local_standin(server: tuple[str, ServerState], tmp_
         hf_download("Hafez/nope", tmp_path / "nope", endpoint=base)
 
 
+def test_hf_resolve_commit_against_local_standin(server: tuple[str, ServerState], tmp_path: Path, hf_env: None) -> None:
+    base, state = server
+    state.hf_repos[("model", "Hafez/seq-JEPA")] = {"README.md": b"m"}
+    state.hf_repos[("dataset", "Hafez/salmap-stl10")] = {"README.md": b"d"}
+    assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=base) == COMMIT            # a model repo by default
+    assert ("GET", "/api/models/Hafez/seq-JEPA") in {(m, p) for m, p, _ in state.requests}
+    assert hf_resolve_commit("Hafez/salmap-stl10", "dataset", "v1", endpoint=base) == COMMIT
+    assert ("GET", "/api/datasets/Hafez/salmap-stl10/revision/v1") in {(m, p) for m, p, _ in state.requests}
+    assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=f"file://{tmp_path}") is None  # a local mirror has none
+    with pytest.raises(DownloadError, match="Hafez/nope"):
+        hf_resolve_commit("Hafez/nope", endpoint=base)
+
+
 def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:
     repo = tmp_path / "mirror" / "models" / "Hafez" / "seq-JEPA"
     (repo / "stl10").mkdir(parents=True)
@@ -523,3 +560,69 @@ def test_3diebench_ood_from_the_hub_at_the_pinned_revision_then_offline(
     assert not any(OOD_REVISION in p for p in asked)  # a full sha needs no resolving
     assert any(p.startswith(f"/api/datasets/Hafez/3DIEBench-OOD/tree/{COMMIT}") for p in asked)
     assert is_complete(other) and f"@{COMMIT}" in json.loads((other / ".complete").read_text())["from"][0]
+
+
+# --------------------------------------------------------------------------- STL-10
+
+
+def _stl_archive(tmp_path: Path) -> bytes:
+    from seqjepa_core.data.synthetic_stl10 import generate
+    generate(tmp_path / "gen", tmp_path / "gen_sal", train_per_class=1, test_per_class=1, unlabeled=100, seed=1)
+    members = {f"stl10_binary/{p.name}": p.read_bytes() for p in (tmp_path / "gen" / "stl10_binary").iterdir()}
+    return _tar(tmp_path / "stl10_binary.tar.gz", members).read_bytes()
+
+
+def test_stl10_archive_resumes_after_interruption_and_reads(server: tuple[str, ServerState], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from seqjepa_core.data.stl10 import read_split
+    base, state = server
+    archive = _stl_archive(tmp_path)
+    state.files["/stl/stl10_binary.tar.gz"], state.truncate_next_at = archive, 3 * len(archive) // 4  # > 1 MiB chunks arrive
+    src = SOURCES["stl10"]  # the real md5 belongs to the real archive: use the stand-in's
+    monkeypatch.setitem(SOURCES, "stl10", replace(src, files=(replace(src.files[0], md5=hashlib.md5(archive).hexdigest()),)))
+    root = fetch("stl10", tmp_path / "stl10", mirror=f"{base}/stl", progress=False, backoff=0)
+    ranges = [r for _, _, r in _gets(state)]
+    assert ranges[0] is None and ranges[-1] is not None and int(ranges[-1][6:-1]) > 0  # resumed, not restarted
+    images, labels = read_split(root, "train")
+    ref, ref_labels = read_split(tmp_path / "gen", "train")
+    assert np.array_equal(np.asarray(images), np.asarray(ref)) and np.array_equal(labels, ref_labels)
+    assert is_complete(root)
+
+
+def test_stl10_corrupted_archive_fails_its_checksum(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    state.files["/stl/stl10_binary.tar.gz"] = _stl_archive(tmp_path)  # not the real archive: md5 differs
+    with pytest.raises(DownloadError, match="md5 mismatch") as e:
+        fetch("stl10", tmp_path / "stl10", mirror=f"{base}/stl", progress=False, backoff=0)
+    assert f"{base}/stl/stl10_binary.tar.gz" in str(e.value) and "stl10_binary.tar.gz" in str(e.value)
+    assert not is_complete(tmp_path / "stl10") and not list((tmp_path / "_downloads").glob("*"))
+
+
+def test_stl10_saliency_at_pinned_revision_then_offline_from_cache(server: tuple[str, ServerState], tmp_path: Path,
+                                                                    hf_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants as c
+
+    from seqjepa_core.download import fetch_salmap_stl10
+    base, state = server
+    sal = {f"{s}/saliency_{s}.npy": _npy(np.full((2, 1, 4, 4), i, np.float32))
+           for i, s in enumerate(("train", "test", "unlabeled"))}
+    state.hf_repos[("dataset", "Hafez/salmap-stl10")] = sal
+    root = fetch_salmap_stl10(tmp_path / "sal", revision=COMMIT, endpoint=base)
+    assert all((root / n).read_bytes() == b for n, b in sal.items())
+    marker = json.loads((root / ".complete").read_text())
+    assert marker["revision"] == COMMIT and marker["commit"] == [COMMIT]
+    assert marker["sha256"]["unlabeled/saliency_unlabeled.npy"] == _sha(sal["unlabeled/saliency_unlabeled.npy"])
+    assert any(p == f"/datasets/Hafez/salmap-stl10/resolve/{COMMIT}/train/saliency_train.npy"
+               for _, p, _ in state.requests)
+
+    # offline, the Hub gone: the cache serves a fresh destination without a single request
+    state.hf_repos.clear()
+    n = len(state.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    root2 = fetch_salmap_stl10(tmp_path / "sal2", revision=COMMIT, endpoint=base)
+    assert all((root2 / n).read_bytes() == b for n, b in sal.items()) and len(state.requests) == n
+    with pytest.raises(DownloadError, match="Hafez/salmap-stl10@main:train/saliency_train.npy"):
+        fetch_salmap_stl10(tmp_path / "sal3", revision="main", endpoint=base, splits=("train",))

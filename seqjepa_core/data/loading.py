@@ -8,15 +8,17 @@ computed batched on the device.
 
 from __future__ import annotations
 
+import importlib
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqjepa_core.data.batch import SequenceBatch
+from seqjepa_core.data.registry import get_dataset_info
 
 
 @dataclass(frozen=True)
@@ -28,20 +30,31 @@ class DataSpec:
     root: str
     img_size: int
     actions: str
+    options: dict = field(default_factory=dict)   # the run's data options (STL-10: the saccade sampler)
 
 
 def dataset_module(dataset: str) -> ModuleType:
-    """The module of a dataset: ``Sequences`` (the Dataset), ``MEAN``/``STD``, ``relative_actions``,
-    ``ACTION_DIMS``. Imported lazily: the DAG build never loads image code."""
-    if dataset in ("3diebench", "3diebench_ood"):  # the OOD set has 3DIEBench's format and classes
-        from seqjepa_core.data import threedie
-        return threedie
-    raise KeyError(f"unknown dataset {dataset!r}")
+    """The module of a dataset (``seqjepa_core.data.registry``): ``MEAN``/``STD``, ``ACTION_DIMS``,
+    ``relative_actions`` and either ``Sequences`` (a per-item Dataset for ``BatchStream``) or
+    ``build_stream`` (its own batched stream). Imported lazily: the DAG build never loads image code."""
+    return importlib.import_module(get_dataset_info(dataset).module)
 
 
 def build_dataset(spec: DataSpec, num_views: int, seed: int) -> Dataset:
     return dataset_module(spec.dataset).Sequences(spec.index_path, spec.root, num_views=num_views,
                                                   img_size=spec.img_size, seed=seed)
+
+
+def make_stream(spec: DataSpec, num_views: int, batch_size: int, seed: int, device: torch.device,
+                num_workers: int = 0, shuffle: bool = True, drop_last: bool = True, rank: int = 0,
+                world_size: int = 1):
+    """The epoch stream of a dataset: ``num_batches()`` and ``epoch(epoch, skip)`` of ``SequenceBatch``es."""
+    module = dataset_module(spec.dataset)
+    if hasattr(module, "build_stream"):
+        return module.build_stream(spec.index_path, spec.options, num_views, batch_size, seed, device,
+                                   shuffle=shuffle, drop_last=drop_last, rank=rank, world_size=world_size)
+    return BatchStream(build_dataset(spec, num_views, seed), spec, batch_size, seed, device, num_workers,
+                       shuffle=shuffle, drop_last=drop_last, rank=rank, world_size=world_size)
 
 
 def action_dim(dataset: str, kind: str) -> int:

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from seqjepa_core.data.saccade_options import parse_saccade_options
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
     action_kinds: tuple[str, ...]   # valid values of experiments.<name>.actions
-    train_split: str                # pretraining and probe-fitting split
+    train_split: str                # probe-fitting split (and the pretraining split unless pretrain_split)
     test_split: str                 # probe evaluation split
     download_rule: str              # the Snakemake rule that fetches it
+    module: str                     # the module with Sequences or build_stream, MEAN/STD, ACTION_DIMS, ...
+    pretrain_split: str | None = None
+    # validates experiments.<e>.data / runs.<m>.<v>.data (None: the dataset takes no data options)
+    parse_options: Callable[[dict, str], object] | None = None
     evaluation_only: bool = False   # scored by probes trained elsewhere; never pretrained on (3DIEBench-OOD)
+
+    @property
+    def pretraining_split(self) -> str:
+        return self.pretrain_split or self.train_split
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "3diebench": DatasetInfo("3diebench", ("rotation", "rotcolor"), "train", "val", "download_3diebench"),
+    "3diebench": DatasetInfo("3diebench", ("rotation", "rotcolor"), "train", "val", "download_3diebench",
+                             "seqjepa_core.data.threedie"),
     # Table 9: rotations outside the training range, same format and classes; probes come from "3diebench".
     "3diebench_ood": DatasetInfo("3diebench_ood", ("rotation", "rotcolor"), "", "ood", "download_3diebench_ood",
-                                 evaluation_only=True),
+                                 "seqjepa_core.data.threedie", evaluation_only=True),
+    # STL-10 saccades (paper §4.3): pretraining on the 100k unlabeled images, probes on train (5k) / test (8k)
+    "stl10": DatasetInfo("stl10", ("position",), "train", "test", "download_stl10", "seqjepa_core.data.stl10",
+                         pretrain_split="unlabeled", parse_options=parse_saccade_options),
 }
 
 

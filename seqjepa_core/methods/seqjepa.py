@@ -108,6 +108,13 @@ class SeqJEPA(Method):
     def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.aggregate_tokens(self.tokens(z, self.embed_actions(actions)))
 
+    def aggregate_ablated(self, z: torch.Tensor, actions: torch.Tensor, zero_actions: bool = False,
+                          zero_vision: bool = False) -> torch.Tensor:
+        """z_AGG with the tokens' action embeddings (``zero_actions``) or encoder outputs (``zero_vision``)
+        replaced by zeros: the inference-time ablations of the path-integration experiment (Fig. 6)."""
+        emb = self.embed_actions(actions)
+        return self.aggregate_tokens(self.tokens(torch.zeros_like(z) if zero_vision else z,
+                                                 torch.zeros_like(emb) if zero_actions else emb))
     def embed_training_actions(self, actions: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Embeddings of the tokens' actions a_1..a_{M-1} [B, M-1, E] and of a_M [B, E]; None when unused.
 

@@ -35,3 +35,12 @@ def test_a_name_cannot_be_registered_twice():
     with pytest.raises(ValueError, match="method 'simclr' registered twice"):
         register("simclr")(type("Other", (METHODS["simclr"],), {}))
     assert METHODS["simclr"].__name__ == "SimCLR"
+
+
+def test_lookup_and_params_errors_name_the_choices():
+    ctx = MethodContext(action_dim=4, encoder_width=8)
+    with pytest.raises(KeyError, match=r"unknown method 'simclrr'; valid: \['byol', 'byol-cond', .*'vicreg-traj'\]"):
+        build_method("simclrr", ctx)
+    with pytest.raises(KeyError, match=r"^\"method: unknown parameter\(s\) \['depth'\] for method 'simclr'; valid: "):
+        build_method("simclr", ctx, {"depth": 2})
+    assert build_method("simclr", ctx, {"temperature": 0.2}).params.temperature == 0.2
