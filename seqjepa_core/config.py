@@ -162,19 +162,22 @@ class AnalysisConfig:
     """An evaluation beyond the probe tables whose rows point at runs (3DIEBench: Tables 9, 10, Figs. 6b-8).
 
     Outputs: ``tables/<name>.csv``; ``path_integration`` also ``figures/<name>.png``; ``seq_length`` also
-    ``figures/<name>.png`` (the heatmap) and ``figures/<name>_curves.png``.
+    ``figures/<name>.png`` (the heatmap) and ``figures/<name>_curves.png``; ``nn_grid`` (Fig. 4) and ``umap``
+    (Fig. 5) only ``figures/<name>.png``, from each row's first seed.
     """
 
-    kind: str                            # ood | retrieval | path_integration | seq_length
+    kind: str                            # ood | retrieval | path_integration | seq_length | nn_grid | umap
     experiment: str
     rows: tuple[TableRow, ...]
     paper_tables: tuple[str, ...] = ()   # tables of paper_numbers.csv to compare with
     dataset: str | None = None           # ood: the evaluation-only dataset the probes are scored on
     m_val: tuple[int, ...] = ()          # path_integration / seq_length: the M_val axis
+    seeds: tuple[int, ...] | None = None  # only these seeds of each run (seq_length: one model per cell)
+    probe_epochs: int | None = None      # path_integration: epochs of its heads (None: the experiment's probe.epochs)
     in_all: bool = True
 
 
-ANALYSIS_KINDS = ("ood", "retrieval", "path_integration", "seq_length")
+ANALYSIS_KINDS = ("ood", "retrieval", "path_integration", "seq_length", "nn_grid", "umap")
 
 
 @dataclass(frozen=True)
@@ -581,6 +584,7 @@ def _validate_analysis(a: AnalysisConfig, where: str, datasets: dict, experiment
         _positive(row.m_val, f"{rw}.m_val")
     for m in a.m_val:
         _positive(m, f"{where}.m_val")
+    _positive(a.probe_epochs, f"{where}.probe_epochs")
     if a.kind in ("path_integration", "seq_length") and not a.m_val:
         raise ConfigError(f"{where}.m_val: the {a.kind} analysis needs its M_val axis")
     if a.kind == "ood":

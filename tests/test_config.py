@@ -80,7 +80,7 @@ def test_bad_config_names_the_key(paper, mutate, message):
     (lambda c: c["analyses"].update({"3diebench": {"kind": "retrieval", "experiment": "3diebench", "rows": []}}),
      r"analyses.3diebench: '3diebench' is also a table"),
     (lambda c: c["experiments"]["3diebench"].update(dataset="3diebench_ood"),
-     r"experiments.3diebench.dataset: '3diebench_ood' is not one of \['3diebench'\]"),  # evaluation only
+     r"experiments.3diebench.dataset: '3diebench_ood' is not one of \['3diebench', 'stl10'\]"),  # evaluation only
 ])
 def test_bad_analysis_names_the_key(paper, mutate, message):
     mutate(paper)

@@ -435,6 +435,31 @@ def _worker_init() -> None:
         pass
 
 
+def _fresh_root(root: str | os.PathLike, num_classes: int, what: str) -> Path:
+    """Check ``num_classes``; replace a previous output of this generator in ``root`` (its marker file), so no
+    stale synset folder can shift the sorted-synset labels; refuse any other non-empty ``root``."""
+    if not 1 <= num_classes <= len(CLASSES):
+        raise ValueError(f"num_classes must be in 1..{len(CLASSES)}, got {num_classes}")
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).exists():
+            raise FileExistsError(f"{root}: not empty and not made by this generator; refusing to write into it")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text(f"procedural {what} (seqjepa_core.data.synthetic_3diebench)\n")
+    return root
+
+
+def _render_all(write: Callable, jobs: list, workers: int | None) -> list[str]:
+    """``write`` every object job, in a process pool when worth it."""
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(jobs) > 4:
+        # objects are independent and their seeds fix their content, so the pool cannot change the output
+        with ProcessPoolExecutor(workers, initializer=_worker_init) as pool:
+            return list(pool.map(write, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    return [write(j) for j in jobs]
+
+
 def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes: int = 5,
              objects_per_class_train: int = 40, objects_per_class_val: int = 10, image_size: int = 64,
              num_views: int = 50, seed: int = 0, workers: int | None = None,
@@ -446,17 +471,9 @@ def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes
     A previous output in ``root`` (recognised by its marker file) is replaced, so no stale synset folder can
     shift the sorted-synset labels; any other non-empty ``root`` is refused rather than touched.
     """
-    if not 1 <= num_classes <= len(CLASSES):
-        raise ValueError(f"num_classes must be in 1..{len(CLASSES)}, got {num_classes}")
     if len(rotation_scale) != 3 or not all(0 < r <= 1 for r in rotation_scale):
         raise ValueError(f"rotation_scale must be three numbers in (0, 1], got {rotation_scale}")
-    root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        if not (root / MARKER).exists():
-            raise FileExistsError(f"{root}: not empty and not made by this generator; refusing to write into it")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text("procedural 3DIEBench (seqjepa_core.data.synthetic_3diebench)\n")
+    root = _fresh_root(root, num_classes, "3DIEBench")
     classes = CLASSES[:num_classes]
     synsets = sorted(s for s, _, _ in classes)
     per_split = {"train": objects_per_class_train, "val": objects_per_class_val}
@@ -465,14 +482,7 @@ def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes
         for s, (split, n) in enumerate(per_split.items()):
             jobs[split] += [(str(root), synset, k, [seed, k, s, j], num_views, image_size,
                             tuple(rotation_scale)) for j in range(n)]
-    workers = workers or min(os.cpu_count() or 1, 8)
-    all_jobs = jobs["train"] + jobs["val"]
-    if workers > 1 and len(all_jobs) > 4:
-        # objects are independent and their seeds fix their content, so the pool cannot change the output
-        with ProcessPoolExecutor(workers, initializer=_worker_init) as pool:
-            paths = list(pool.map(_write_object, all_jobs, chunksize=max(1, len(all_jobs) // (8 * workers))))
-    else:
-        paths = [_write_object(j) for j in all_jobs]
+    paths = _render_all(_write_object, jobs["train"] + jobs["val"], workers)
     out = {"train": paths[:len(jobs["train"])], "val": paths[len(jobs["train"]):]}
     splits = Path(splits_dir)
     splits.mkdir(parents=True, exist_ok=True)
@@ -521,19 +531,7 @@ def generate_ood(root: str | os.PathLike, num_classes: int = 5, objects_per_clas
     Object seeds carry a tag (2) that the in-distribution generator never uses, so no OOD object duplicates a
     training or validation object.
     """
-    if not 1 <= num_classes <= len(CLASSES):
-        raise ValueError(f"num_classes must be in 1..{len(CLASSES)}, got {num_classes}")
-    root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        if not (root / MARKER).exists():
-            raise FileExistsError(f"{root}: not empty and not made by this generator; refusing to write into it")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text("procedural 3DIEBench-OOD (seqjepa_core.data.synthetic_3diebench)\n")
+    root = _fresh_root(root, num_classes, "3DIEBench-OOD")
     jobs = [(str(root), synset, k, [seed, k, 2, j], tuple(view_ids), image_size)
             for k, (synset, _, _) in enumerate(CLASSES[:num_classes]) for j in range(objects_per_class)]
-    workers = workers or min(os.cpu_count() or 1, 8)
-    if workers > 1 and len(jobs) > 4:
-        with ProcessPoolExecutor(workers, initializer=_worker_init) as pool:
-            return list(pool.map(_write_ood_object, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
-    return [_write_ood_object(j) for j in jobs]
+    return _render_all(_write_ood_object, jobs, workers)

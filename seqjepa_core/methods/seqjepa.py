@@ -129,10 +129,14 @@ class SeqJEPA(Method):
         token_emb = self.embed_actions(actions)[:, : m - 1] if p.condition_transformer else None
         return token_emb, target_emb
 
-    def predictor_input(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def predictor_input(self, z: torch.Tensor, actions: torch.Tensor, zero_actions: bool = False) -> torch.Tensor:
         """z_AGG ⊕ emb(a_M) of encoded views ``z`` [B, M, D] and their M actions [B, M, A], the last one leading
-        to the next, unseen view (without predictor conditioning: z_AGG alone)."""
+        to the next, unseen view (without predictor conditioning: z_AGG alone). ``zero_actions``: every action
+        embedding (the tokens' and a_M's) replaced by zeros, the ablation of paper Fig. 6's blue curve."""
         token_emb, target_action_emb = self.embed_training_actions(actions)
+        if zero_actions:
+            token_emb, target_action_emb = (None if e is None else torch.zeros_like(e)
+                                            for e in (token_emb, target_action_emb))
         z_agg = self.aggregate_tokens(self.tokens(z, token_emb))
         return torch.cat([z_agg, target_action_emb], -1) if self.params.condition_predictor else z_agg
 
