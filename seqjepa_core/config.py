@@ -368,6 +368,14 @@ def _validate_train(t: TrainConfig, where: str) -> None:
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
 
 
+def merge_configs(base: dict, override: dict) -> dict:
+    """Snakemake's ``--configfile`` semantics: ``override`` updates ``base`` recursively (a new dict)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge_configs(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def data_options(dataset: str, raw: dict, where: str) -> dict:
     """The dataset's data options with its defaults filled in; an error names ``where`` and the key."""
     parse = DATASETS[dataset].parse_options
@@ -379,6 +387,8 @@ def data_options(dataset: str, raw: dict, where: str) -> dict:
         return dataclasses.asdict(parse(raw, f"{where}.data"))
     except ValueError as err:
         raise ConfigError(str(err)) from None
+
+
 def _validate_params(cls, raw: dict, where: str):
     """A method's ``params``: known keys (``parse_params``), each of its declared type, numbers in range."""
     from seqjepa_core.methods import parse_params

@@ -56,6 +56,12 @@ def test_paper_and_demo_configs_validate(paper):
      r"experiments.3diebench.train.epochs: expected an integer"),
     (lambda c: c["experiments"]["3diebench"]["probe"].update(m_val=[0]),
      r"experiments.3diebench.probe.m_val\[0\]: must be positive"),
+    (lambda c: c["experiments"]["3diebench"]["probe"].update(test_draws=0),
+     r"experiments.3diebench.probe.test_draws: must be positive"),
+    (lambda c: c["experiments"]["3diebench"]["probe"].update(samples_per_object=4),
+     r"experiments.3diebench.probe: unknown key\(s\) \['samples_per_object'\]"),
+    (lambda c: c["datasets"]["3diebench"].update(synthetic={"rotation_scale": [0.5, 1.5, 1]}),
+     r"datasets.3diebench.synthetic.rotation_scale\[1\]: must be <= 1"),
     (lambda c: c["tables"]["3diebench"]["rows"][8].update(m_val=7),
      r"tables.3diebench.rows\[8\].m_val: 7 is not one of \[1, 3, 5\]"),
     (lambda c: c["datasets"]["3diebench"].update(source="ftp"),
@@ -186,9 +192,13 @@ def test_zero_where_zero_means_something(paper):
     """0 epochs (random-init reference), 0 GPUs (CPU jobs), 0 loss weights and dropout (ablations) are valid."""
     variant(paper).update(epochs=0, params={"dropout": 0.0})
     variant(paper, "vicreg", "default").update(params={"lam_cov": 0.0})
+    variant(paper, "simclr", "default").update(train={"epochs": 0, "weight_decay": 0.0})
+    train_of(paper).update(warmup_epochs=0, num_workers=0, warmup_start_lr=0.0, final_lr=0.0)
     paper["resources"]["probe"].update(gpus=0)
     cfg = load_config(paper)
     assert cfg.run_config("3diebench", "seqjepa", "mtr1", 0).train.epochs == 0
+    assert cfg.run_config("3diebench", "simclr", "default", 0).train.epochs == 0
+    assert cfg.datasets["3diebench"].root == paper["datasets"]["3diebench"]["root"]
 
 
 def test_every_variant_override_reaches_the_resolved_run(paper):
