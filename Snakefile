@@ -14,6 +14,7 @@ include: "rules/pretrain.smk"
 include: "rules/probe.smk"
 include: "rules/aggregate.smk"
 include: "rules/released.smk"
+include: "rules/threedie_extras.smk"
 
 
 # Downloads, demo data and aggregation are `localrule: True`: they run where Snakemake runs.
@@ -23,6 +24,7 @@ localrules: all
 rule all:
     input:
         all_targets(),
+        extras_targets(),
     default_target: True
 
 

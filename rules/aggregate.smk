@@ -16,6 +16,8 @@ rule table:
         lambda w: table_probes(w.table),
     output:
         f"{RESULTS}/tables/{{table}}.csv",
+    wildcard_constraints:
+        table=one_of(CFG.tables),  # tables/ also holds the analyses' CSVs (rules/threedie_extras.smk)
     params:
         spec=table_spec,
     log:
@@ -32,6 +34,8 @@ rule figure:
         lambda w: figure_inputs(w.figure),
     output:
         f"{RESULTS}/figures/{{figure}}.png",
+    wildcard_constraints:
+        figure=one_of(CFG.figures),
     params:
         spec=figure_spec,
     log:

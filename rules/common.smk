@@ -31,6 +31,12 @@ wildcard_constraints:
     figure="[A-Za-z0-9_-]+",
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly these names: rules sharing an output folder stay unambiguous."""
+    import re
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
 def dataset_ready(name):
     """The marker a dataset's download/generation rule leaves, or nothing for a copy already on disk."""
     ds = CFG.datasets[name]

@@ -82,6 +82,7 @@ class DatasetConfig:
     splits_dir: str = ""
     source: str = "download"             # download | local | synthetic
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    revision: str | None = None          # Hub datasets: the pinned commit (or tag) to download
     saliency_root: str = ""              # STL-10: <split>/saliency_<split>.npy (HF Hafez/salmap-stl10)
     saliency_revision: str = "main"      # STL-10: Hub revision of the saliency maps (pin a commit sha)
 
@@ -163,6 +164,29 @@ class FigureConfig:
 
 
 @dataclass(frozen=True)
+class AnalysisConfig:
+    """An evaluation beyond the probe tables whose rows point at runs (3DIEBench: Tables 9, 10, Figs. 6b-8).
+
+    Outputs: ``tables/<name>.csv``; ``path_integration`` also ``figures/<name>.png``; ``seq_length`` also
+    ``figures/<name>.png`` (the heatmap) and ``figures/<name>_curves.png``; ``nn_grid`` (Fig. 4) and ``umap``
+    (Fig. 5) only ``figures/<name>.png``, from each row's first seed.
+    """
+
+    kind: str                            # ood | retrieval | path_integration | seq_length | nn_grid | umap
+    experiment: str
+    rows: tuple[TableRow, ...]
+    paper_tables: tuple[str, ...] = ()   # tables of paper_numbers.csv to compare with
+    dataset: str | None = None           # ood: the evaluation-only dataset the probes are scored on
+    m_val: tuple[int, ...] = ()          # path_integration / seq_length: the M_val axis
+    seeds: tuple[int, ...] | None = None  # only these seeds of each run (seq_length: one model per cell)
+    probe_epochs: int | None = None      # path_integration: epochs of its heads (None: the experiment's probe.epochs)
+    in_all: bool = True
+
+
+ANALYSIS_KINDS = ("ood", "retrieval", "path_integration", "seq_length", "nn_grid", "umap")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one pretraining/probing job needs; serialised to JSON for the job and the checkpoint."""
 
@@ -208,6 +232,7 @@ class PipelineConfig:
     tables: dict
     figures: dict
     resources: dict
+    analyses: dict = field(default_factory=dict)
 
     def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
         """Every (experiment, method, variant, seed) the config defines."""
@@ -435,7 +460,7 @@ def load_config(raw: dict) -> PipelineConfig:
 
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a mapping at the top level")
-    top = {"results_dir", "device", "datasets", "experiments", "tables", "figures", "resources"}
+    top = {"results_dir", "device", "datasets", "experiments", "tables", "figures", "resources", "analyses"}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"config: unknown key(s) {unknown}; valid: {sorted(top)}")
@@ -473,7 +498,7 @@ def load_config(raw: dict) -> PipelineConfig:
         e = dict(e)
         runs_raw = _check_type(e.get("runs"), dict, f"{where}.runs")
         exp = _build(ExperimentConfig, e, where)
-        _choice(exp.dataset, DATASETS, f"{where}.dataset")
+        _choice(exp.dataset, [n for n, d in DATASETS.items() if not d.evaluation_only], f"{where}.dataset")
         if exp.dataset not in datasets:
             raise ConfigError(f"{where}.dataset: {exp.dataset!r} has no entry under datasets "
                               f"(configured: {sorted(datasets)})")
@@ -554,5 +579,42 @@ def load_config(raw: dict) -> PipelineConfig:
                     _choice(v, runs[fig.method], f"{fw}.variants[{i}]")
         figures[name] = fig
 
+    analyses = {name: _validate_analysis(_build(AnalysisConfig, a, f"analyses.{name}"), f"analyses.{name}",
+                                         datasets, experiments, removed, tables)
+                for name, a in _present(_check_type(raw.get("analyses") or {}, dict, "analyses")).items()}
     return PipelineConfig(_check_type(raw["results_dir"], str, "results_dir"), device, datasets,
-                          experiments, tables, figures, resources)
+                          experiments, tables, figures, resources, analyses)
+
+
+def _validate_analysis(a: AnalysisConfig, where: str, datasets: dict, experiments: dict, removed: set,
+                       tables: dict) -> AnalysisConfig:
+    from seqjepa_core.methods import get_method_class
+
+    _choice(a.kind, ANALYSIS_KINDS, f"{where}.kind")
+    _choice(a.experiment, experiments, f"{where}.experiment")
+    name = where.split(".", 1)[1]
+    if name in tables:
+        raise ConfigError(f"{where}: {name!r} is also a table; both would write tables/{name}.csv")
+    exp = experiments[a.experiment]
+    a = dataclasses.replace(a, rows=tuple(r for r in a.rows if (a.experiment, r.method, r.variant) not in removed))
+    for i, row in enumerate(a.rows):
+        rw = f"{where}.rows[{i}]"
+        _choice(row.method, exp.runs, f"{rw}.method")
+        _choice(row.variant, exp.runs[row.method], f"{rw}.variant")
+        cls = get_method_class(row.method)
+        if a.kind == "retrieval" and not cls.predicts_embeddings:
+            raise ConfigError(f"{rw}.method: {row.method!r} has no action-conditioned predictor to retrieve with")
+        if cls.aggregates_sequences and a.kind in ("ood", "retrieval") and row.m_val is None:
+            raise ConfigError(f"{rw}.m_val: required for sequence method {row.method!r}")
+        _positive(row.m_val, f"{rw}.m_val")
+    for m in a.m_val:
+        _positive(m, f"{where}.m_val")
+    _positive(a.probe_epochs, f"{where}.probe_epochs")
+    if a.kind in ("path_integration", "seq_length") and not a.m_val:
+        raise ConfigError(f"{where}.m_val: the {a.kind} analysis needs its M_val axis")
+    if a.kind == "ood":
+        _choice(a.dataset or "", [n for n, d in DATASETS.items() if d.evaluation_only], f"{where}.dataset")
+        if a.dataset not in datasets:
+            raise ConfigError(f"{where}.dataset: {a.dataset!r} has no entry under datasets "
+                              f"(configured: {sorted(datasets)})")
+    return a

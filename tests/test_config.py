@@ -98,6 +98,26 @@ def test_bad_config_names_the_key(paper, mutate, message):
         load_config(paper)
 
 
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: c["analyses"]["3diebench_retrieval"]["rows"].append({"label": "SimCLR", "method": "simclr"}),
+     r"analyses.3diebench_retrieval.rows\[4\].method: 'simclr' has no action-conditioned predictor"),
+    (lambda c: c["analyses"]["3diebench_retrieval"].update(kind="retrieve"),
+     r"analyses.3diebench_retrieval.kind: 'retrieve' is not one of"),
+    (lambda c: c["analyses"].update(x={"kind": "ood", "experiment": "3diebench", "dataset": "3diebench", "rows": []}),
+     r"analyses.x.dataset: '3diebench' is not one of \['3diebench_ood'\]"),
+    (lambda c: c["analyses"].update(x={"kind": "path_integration", "experiment": "3diebench", "rows": []}),
+     r"analyses.x.m_val: the path_integration analysis needs its M_val axis"),
+    (lambda c: c["analyses"].update({"3diebench": {"kind": "retrieval", "experiment": "3diebench", "rows": []}}),
+     r"analyses.3diebench: '3diebench' is also a table"),
+    (lambda c: c["experiments"]["3diebench"].update(dataset="3diebench_ood"),
+     r"experiments.3diebench.dataset: '3diebench_ood' is not one of \['3diebench', 'cifar100', 'stl10', 'tinyimagenet'\]"),  # evaluation only
+])
+def test_bad_analysis_names_the_key(paper, mutate, message):
+    mutate(paper)
+    with pytest.raises(ConfigError, match=message):
+        load_config(paper)
+
+
 def variant(c, method="seqjepa", name="mtr1"):
     return c["experiments"]["3diebench"]["runs"][method][name]
 

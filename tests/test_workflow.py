@@ -31,12 +31,30 @@ def test_dry_run_all_is_the_whole_paper_dag():
     # M_tr 1, 2, 3, 5 (one seed). CIFAR-100 and Tiny ImageNet, each: 86 runs (the 82 of Table 2 + 4
     # heatmap-only single models).
     assert counts["download_3diebench"] == 1 and counts["index_3diebench"] == 2
+    # The sequence-length sweep (Figs. 7, 8) adds M_tr 2, 4, 5 with one seed; they get its M_val 1-8 probe only.
     assert counts["download_stl10"] == counts["download_salmap_stl10"] == 1 and counts["index_stl10"] == 3
     assert counts["download_cifar100"] == counts["download_tinyimagenet"] == 1
     assert counts["index_cifar100"] == counts["index_tinyimagenet"] == 2
-    assert counts["pretrain"] == 3 * (9 + 8 + 6 + 5) + 3 * 7 + 4 + 2 * 86 and counts["probe"] == counts["pretrain"] + 2
+    assert counts["pretrain"] == 3 * (9 + 8 + 6 + 5) + 3 * 7 + 4 + 2 * 86 + 3
+    assert counts["probe"] == counts["pretrain"] - 3 + 2
     assert counts["download_released"] == counts["import_released"] == 2
     assert counts["table"] == 5 + 2 * 5 and counts["figure"] == 4 + 2
+    # Beyond Table 1 (rules/threedie_extras.smk): OOD data, Table 9 per run of its 10 rows (3 seeds), Table 10's
+    # 4 predictors, Fig. 6b's 3 seeds, the sweep's 5 models, Figs. 4 and 5
+    assert counts["download_3diebench_ood"] == counts["index_3diebench_ood"] == 1
+    assert counts["ood"] == 30 and counts["retrieval"] == 12 and counts["path_integration"] == 3
+    assert counts["probe_seq_length"] == 5 and counts["analysis_embedding"] == 2
+    assert counts["analysis_table"] == 2 and counts["analysis_path_integration"] == counts["analysis_seq_length"] == 1
+
+
+def test_ood_table_schedules_only_what_it_needs():
+    res = dry_run("results/tables/3diebench_ood.csv")
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    # Table 9: 8 baselines + seq-JEPA mtr1, mtr3, 3 seeds each: pretrain, probe (its heads), OOD scoring
+    assert counts["pretrain"] == counts["probe"] == counts["ood"] == 30
+    assert counts["download_3diebench_ood"] == counts["index_3diebench_ood"] == counts["analysis_table"] == 1
+    assert not {"retrieval", "path_integration", "probe_seq_length", "table", "figure"} & set(counts)
 
 
 def test_one_table_schedules_only_what_it_needs():
