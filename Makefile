@@ -19,6 +19,9 @@ demo: $(VENV)/.installed
 	@echo "demo table: results/demo/tables/3diebench.csv"; cat results/demo/tables/3diebench.csv
 	@echo "demo table: results/demo/tables/stl10_pls.csv"
 	@$(PY) -c "from seqjepa_core.tables import read_table, to_markdown; print(to_markdown(read_table('results/demo/tables/stl10_pls.csv')))"
+	@for t in cifar100 tinyimagenet; do echo "demo table: results/demo/tables/$$t.csv (its demo rows)"; \
+	  $(PY) -c "import sys; from seqjepa_core.tables import read_table, to_markdown; \
+	  print(to_markdown(read_table(sys.argv[1]).query('n_seeds > 0')))" results/demo/tables/$$t.csv; done
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -ra
@@ -26,6 +29,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/bench_dataloader.py
 	$(PY) bench/bench_fixations.py
+	$(PY) bench/bench_augment.py
 
 # Mutation testing of the core modules (hours on 2 cores; not in CI). A seeded sample per module:
 #   make mutate MUTATE_ARGS="--sample 40 core config"

@@ -8,11 +8,13 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/augment.smk"
 include: "rules/stl10.smk"
 include: "rules/pretrain.smk"
 include: "rules/probe.smk"
 include: "rules/aggregate.smk"
 include: "rules/released.smk"
+include: "rules/threedie_extras.smk"
 
 
 # Downloads, demo data and aggregation are `localrule: True`: they run where Snakemake runs.
@@ -22,6 +24,7 @@ localrules: all
 rule all:
     input:
         all_targets(),
+        extras_targets(),
     default_target: True
 
 

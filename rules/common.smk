@@ -31,6 +31,12 @@ wildcard_constraints:
     figure="[A-Za-z0-9_-]+",
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly these names: rules sharing an output folder stay unambiguous."""
+    import re
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
 def dataset_ready(name):
     """The marker a dataset's download/generation rule leaves, or nothing for a copy already on disk."""
     ds = CFG.datasets[name]
@@ -66,17 +72,16 @@ def checkpoint_path(experiment, method, variant, seed):
 
 def table_probes(table):
     t = CFG.tables[table]
-    runs = dict.fromkeys((row.method, row.variant) for row in t.rows)
-    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs
-            for s in CFG.seeds(t.experiment, m, v)]
+    runs = dict.fromkeys((row.experiment or t.experiment, row.method, row.variant) for row in t.rows)
+    return [f"{run_dir(e, m, v, s)}/probe.json" for (e, m, v) in runs for s in CFG.seeds(e, m, v)]
 
 
 def figure_inputs(name):
     """What a figure reads: its table (tradeoff), its runs' probe results (heatmap: the first seed of each
     variant; path_integration: every seed) or the test split's index (fixations)."""
     f = CFG.figures[name]
-    if f.kind == "tradeoff":
-        return [f"{RESULTS}/tables/{f.table}.csv"]
+    if f.kind in ("tradeoff", "table_heatmap"):  # table_heatmap: one panel per table (Figs. 10-11)
+        return [f"{RESULTS}/tables/{t}.csv" for t in (f.table, *f.panels)]
     if f.kind == "fixations":
         return [index_path(f.experiment, get_dataset_info(CFG.experiments[f.experiment].dataset).test_split)]
     seeds = lambda v: CFG.seeds(f.experiment, f.method, v)[:1] if f.kind == "heatmap" else CFG.seeds(f.experiment, f.method, v)
@@ -85,7 +90,7 @@ def figure_inputs(name):
 
 def figure_spec(w):
     f = CFG.figures[w.figure]
-    spec = {"kind": f.kind, "figure": w.figure}
+    spec = {"kind": f.kind, "figure": w.figure, "title": f.title}
     if f.kind == "fixations":
         run = CFG.run_config(f.experiment, *next((m, v) for m, vs in CFG.experiments[f.experiment].runs.items()
                                                  for v in vs), 0)

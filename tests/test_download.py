@@ -521,6 +521,47 @@ def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:
     assert (dest / "stl10" / "pls_mtr4.pth").exists() and is_complete(dest)
 
 
+def test_3diebench_ood_from_the_hub_at_the_pinned_revision_then_offline(
+        server: tuple[str, ServerState], tmp_path: Path, hf_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seqjepa_core.data.synthetic_3diebench import generate_ood
+    from seqjepa_core.data.threedie import build_eval_index
+    from seqjepa_core.download import OOD_REVISION
+
+    base, state = server
+    tree = tmp_path / "published"
+    objects = generate_ood(tree, num_classes=2, objects_per_class=1, image_size=16, seed=4, workers=1)
+    published = {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*_*.*")}
+    state.hf_repos[("dataset", "Hafez/3DIEBench-OOD")] = {**published, "README.md": b"# 3DIEBench-OOD",
+                                                          ".gitattributes": b"*.jpg lfs"}
+    dest = tmp_path / "data" / "3DIEBench-OOD"
+    root = fetch("3diebench_ood", dest, endpoint=base)
+    assert ("GET", f"/api/datasets/Hafez/3DIEBench-OOD/revision/{OOD_REVISION}") in {(m, p) for m, p, _ in state.requests}
+    assert {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*_*.*")
+            if ".cache" not in p.parts} == published
+    assert not (root / ".gitattributes").exists() and is_complete(root)
+    assert f"@{OOD_REVISION}" in json.loads((root / ".complete").read_text())["from"][0]
+    # what came down indexes as the 3DIEBench tree it claims to be
+    index = build_eval_index(root, tmp_path / "splits", "ood", sorted(p.split("/")[1] for p in objects), workers=1)
+    assert index["view_ids"].tolist() == [2, 3, 4, 5] and len(index["paths"]) == 2
+
+    # offline (HF_HUB_OFFLINE=1): the files already in dest are reused, nothing is requested
+    import huggingface_hub.constants as c
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    (root / ".complete").unlink()
+    n = len(state.requests)
+    assert fetch("3diebench_ood", dest, endpoint=base) == root and is_complete(root)
+    assert len(state.requests) == n
+
+    # a revision from the config replaces the pinned one
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    other = fetch("3diebench_ood", tmp_path / "other", endpoint=base, revision=COMMIT)
+    asked = [p for _, p, _ in state.requests[n:]]
+    assert not any(OOD_REVISION in p for p in asked)  # a full sha needs no resolving
+    assert any(p.startswith(f"/api/datasets/Hafez/3DIEBench-OOD/tree/{COMMIT}") for p in asked)
+    assert is_complete(other) and f"@{COMMIT}" in json.loads((other / ".complete").read_text())["from"][0]
+
+
 # --------------------------------------------------------------------------- STL-10
 
 

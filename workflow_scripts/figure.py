@@ -1,5 +1,6 @@
 """Rule `figure`: Fig. 3 (top-1 vs relative-rotation R²) from a table CSV, or the STL-10 figures (Fig. 9
-heatmap, Fig. 6a path integration, the fixation sampler's Fig. 2b-style sheet) from their inputs."""
+heatmap, Fig. 6a path integration, the fixation sampler's Fig. 2b-style sheet) from their inputs, or the
+heatmaps of Figs. 10-11 (table_heatmap: one panel per table CSV)."""
 
 import argparse
 import json
@@ -18,6 +19,10 @@ if spec["kind"] == "tradeoff":
     from seqjepa_core.figures import tradeoff_figure
     from seqjepa_core.tables import read_table
     tradeoff_figure(read_table(args.table or args.inputs[0]), args.out, x=args.x, y=args.y)
+elif spec["kind"] == "table_heatmap":
+    from seqjepa_core.figures import heatmap_figure
+    from seqjepa_core.tables import read_table
+    heatmap_figure([read_table(t) for t in args.inputs], args.out, title=spec.get("title", ""))
 else:
     from seqjepa_core.saccade_figures import FIGURES
     FIGURES[spec["kind"]](args.inputs, args.out, spec)

@@ -31,6 +31,14 @@ class DataSpec:
     img_size: int
     actions: str
     options: dict = field(default_factory=dict)   # the run's data options (STL-10: the saccade sampler)
+    normalization: str = "paper"       # paper | official: the dataset's NORMALIZATION constants
+    action_norm: str = "sequence_l2"   # augmentation actions: sequence_l2 (official) | raw differences
+
+    @classmethod
+    def for_run(cls, run, index_path: str, root: str) -> "DataSpec":
+        """The data a ``RunConfig`` trains or is probed on."""
+        return cls(run.dataset, index_path, root, run.img_size, run.actions, run.data, run.normalization,
+                   run.action_norm)
 
 
 def dataset_module(dataset: str) -> ModuleType:
@@ -70,9 +78,12 @@ def _ignore_stop_signals(worker_id: int) -> None:
 
 def stack_items(items: list[dict]) -> dict[str, torch.Tensor]:
     """The DataLoader collate: stacks on the CPU and keeps images uint8 (4x less to pin and copy)."""
-    return {"images": torch.stack([torch.as_tensor(it["images"]) for it in items]),
-            "latents": torch.stack([torch.as_tensor(it["latents"], dtype=torch.float32) for it in items]),
-            "labels": torch.tensor([int(it["label"]) for it in items], dtype=torch.long)}
+    out = {"images": torch.stack([torch.as_tensor(it["images"]) for it in items]),
+           "latents": torch.stack([torch.as_tensor(it["latents"], dtype=torch.float32) for it in items]),
+           "labels": torch.tensor([int(it["label"]) for it in items], dtype=torch.long)}
+    if "index" in items[0]:  # datasets that draw their views on the device seed them by index
+        out["index"] = torch.tensor([int(it["index"]) for it in items], dtype=torch.long)
+    return out
 
 
 def epoch_batches(num_samples: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True,
@@ -98,7 +109,8 @@ class BatchStream:
         self.device, self.num_workers, self.shuffle, self.drop_last = device, num_workers, shuffle, drop_last
         self.rank, self.world_size = rank, world_size
         self.module = dataset_module(spec.dataset)
-        mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) for v in (self.module.MEAN, self.module.STD))
+        constants = getattr(self.module, "NORMALIZATION", {"paper": (self.module.MEAN, self.module.STD)})
+        mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) for v in constants[spec.normalization])
         # Normalize(mean, std)(x / 255) as one in-place multiply-add: a third of the memory traffic
         self.scale, self.shift = 1.0 / (255.0 * std), -mean / std
 
@@ -122,6 +134,8 @@ class BatchStream:
             yield self.to_batch(raw)
 
     def to_batch(self, raw: dict[str, torch.Tensor]) -> SequenceBatch:
+        if hasattr(self.module, "device_batch"):  # views made on the device (augmentations)
+            return self.module.device_batch(raw, self)
         images = raw["images"].to(self.device, non_blocking=True)
         latents = raw["latents"].to(self.device, non_blocking=True)
         views = images.float().mul_(self.scale).add_(self.shift)
