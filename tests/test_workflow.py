@@ -102,9 +102,10 @@ def test_stl10_table_lists_downloads_index_table3_runs_and_probes():
     res = dry_run("results/tables/stl10_pls.csv")
     assert res.returncode == 0, res.stderr
     counts = job_counts(res.stdout + res.stderr)
-    # images + saliency maps, 3 split indices, the 7 Table 3 runs x 3 seeds, their probes, the table
+    # images + saliency maps, 3 split indices, the 7 Table 3 runs x 3 seeds, their probes, the released
+    # STL-10 PLS checkpoint (downloaded, imported and probed, never trained), the table
     assert counts == {"download_stl10": 1, "download_salmap_stl10": 1, "index_stl10": 3, "pretrain": 21,
-                      "probe": 21, "table": 1, "total": 48}
+                      "download_released": 1, "import_released": 1, "probe": 22, "table": 1, "total": 51}
 
 
 @pytest.mark.parametrize("yaml,message", [
