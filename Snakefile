@@ -6,11 +6,15 @@
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"  # snakemake --report results/report.zip (make report)
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/pretrain.smk"
 include: "rules/probe.smk"
 include: "rules/aggregate.smk"
+include: "rules/report.smk"
 
 
 # Downloads, demo data and aggregation are `localrule: True`: they run where Snakemake runs.

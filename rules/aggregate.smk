@@ -30,7 +30,11 @@ rule figure:
     input:
         lambda w: f"{RESULTS}/tables/{CFG.figures[w.figure].table}.csv",
     output:
-        f"{RESULTS}/figures/{{figure}}.png",
+        report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/figure.rst",
+               category=lambda w: figure_category(w.figure), subcategory="figures", labels={"figure": "{figure}"}),
+    params:
+        kind=lambda w: CFG.figures[w.figure].kind,
+        table=lambda w: CFG.figures[w.figure].table,
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
     conda:

@@ -1,4 +1,5 @@
 # Config validation (once, at DAG build) and the path helpers every rule uses.
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_me
 PYTHON = f"PYTHONPATH={workflow.basedir}${{PYTHONPATH:+:$PYTHONPATH}} " + ("python" if USE_CONDA else sys.executable)
 CONDA_ENV = str(Path(workflow.basedir) / "envs" / "pytorch.yaml")
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
-RUN_DIR = RESULTS + "/runs/{experiment}/{method}/{variant}/seed{seed}"
+RUN_DIR = f"{RESULTS}/runs/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}"
 
 
 wildcard_constraints:
@@ -64,6 +65,42 @@ def table_probes(table):
     return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs for s in seeds]
 
 
+def experiment_run_dirs(experiment):
+    return [run_dir(*key) for key in CFG.run_keys(experiment)]
+
+
+def experiment_category(experiment):
+    """The report's category of an experiment's artefacts: its dataset's paper setting (data/registry.py)."""
+    return get_dataset_info(CFG.experiments[experiment].dataset).report_category
+
+
+def table_category(table):
+    return experiment_category(CFG.tables[table].experiment)
+
+
+def figure_category(figure):
+    return table_category(CFG.figures[figure].table)
+
+
+def report_artefacts():
+    """Every table, figure and training-curve figure, grouped by the report's category, in page order."""
+    arts = ([dict(category=table_category(t), subcategory="tables", title=t, path=f"{RESULTS}/tables/{t}.csv")
+             for t in CFG.tables]
+            + [dict(category=figure_category(f), subcategory="figures", title=f,
+                    path=f"{RESULTS}/figures/{f}.png") for f in CFG.figures]
+            + [dict(category=experiment_category(e), subcategory="training", title=e,
+                    path=f"{RESULTS}/figures/training/{e}.png") for e in CFG.experiments if CFG.run_keys(e)])
+    order = list(dict.fromkeys(a["category"] for a in arts))
+    return sorted(arts, key=lambda a: order.index(a["category"]))
+
+
+def report_targets():
+    return ([f"{RESULTS}/tables/{t}.html" for t in CFG.tables]
+            + [a["path"] for a in report_artefacts() if a["subcategory"] == "training"]
+            + [f"{RESULTS}/provenance.html", f"{RESULTS}/overview.html"])
+
+
 def all_targets():
     return ([f"{RESULTS}/tables/{t}.csv" for t in CFG.tables]
-            + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures])
+            + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures]
+            + report_targets())

@@ -1,7 +1,8 @@
 """Pretraining loop shared by every method: resumable, preemption-safe, deterministic on CPU.
 
 Outputs of one run directory (declared to Snakemake): ``checkpoint.pt`` (final weights + run config),
-``metrics.csv`` (one row per epoch) and ``config.json`` (the resolved run config). Resume state lives in
+``metrics.csv`` (one row per epoch), ``config.json`` (the resolved run config) and ``provenance.json`` (the
+hardware, package versions and git commit it ran with). Resume state lives in
 ``state/last.pt``, which Snakemake does not know about and therefore never deletes before a re-run; it is
 removed once the run has finished, so a forced re-run starts from scratch.
 """
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from seqjepa_core.config import RunConfig
 from seqjepa_core.data.loading import BatchStream, DataSpec, action_dim, build_dataset
 from seqjepa_core.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from seqjepa_core.provenance import write_run_provenance
 from seqjepa_core.methods import MethodContext, build_method, get_method_class
 from seqjepa_core.methods.base import Method
 from seqjepa_core.schedules import learning_rate
@@ -303,6 +305,7 @@ def pretrain(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device:
 
     if is_main:
         atomic_write_json(dataclasses.asdict(run), out_dir / "config.json")
+        write_run_provenance(out_dir, dev, world)  # the hardware and commit this run saw, for the report
         _write_metrics(history, out_dir / "metrics.csv")
         atomic_torch_save({"run": run.to_json(), "method": run.method, "epochs": run.train.epochs, "model": method.state_dict()}, out_dir / "checkpoint.pt")
         if state_path.exists():

@@ -12,10 +12,17 @@ class DatasetInfo:
     train_split: str                # pretraining and probe-fitting split
     test_split: str                 # probe evaluation split
     download_rule: str              # the Snakemake rule that fetches it
+    paper_setting: str = ""         # the paper's setting (3DIEBench, augmentations, saccades): the report's
+                                    # category for its tables, figures and training curves; "" = the name
+
+    @property
+    def report_category(self) -> str:
+        return self.paper_setting or self.name
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "3diebench": DatasetInfo("3diebench", ("rotation", "rotcolor"), "train", "val", "download_3diebench"),
+    "3diebench": DatasetInfo("3diebench", ("rotation", "rotcolor"), "train", "val", "download_3diebench",
+                             paper_setting="3DIEBench"),
 }
 
 

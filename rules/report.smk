@@ -1,0 +1,79 @@
+# The HTML report (`snakemake --report results/report.zip`, `make report`): every table beside the paper,
+# every figure, each experiment's training curves, and provenance. Categories are the paper's settings
+# (the dataset registry's paper_setting); subcategories are tables, figures, training.
+
+
+rule report_table:
+    localrule: True
+    input:
+        f"{RESULTS}/tables/{{table}}.csv",
+    output:
+        report(f"{RESULTS}/tables/{{table}}.html", caption="../report/table.rst",
+               category=lambda w: table_category(w.table), subcategory="tables", labels={"table": "{table}"}),
+    params:
+        experiment=lambda w: CFG.tables[w.table].experiment,
+        paper_tables=lambda w: " ".join(CFG.tables[w.table].paper_tables) or "none",
+    log:
+        f"{RESULTS}/logs/report_table_{{table}}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "{PYTHON} {SCRIPTS}/report_table.py --table {input} --title {wildcards.table:q} --out {output} "
+        "--description 'experiment {params.experiment}; paper numbers from {params.paper_tables}' > {log} 2>&1"
+
+
+rule training_curves:
+    localrule: True
+    input:
+        metrics=lambda w: [f"{d}/metrics.csv" for d in experiment_run_dirs(w.experiment)],
+        probes=lambda w: [f"{d}/probe.json" for d in experiment_run_dirs(w.experiment)],
+    output:
+        report(f"{RESULTS}/figures/training/{{experiment}}.png", caption="../report/training.rst",
+               category=lambda w: experiment_category(w.experiment), subcategory="training",
+               labels={"experiment": "{experiment}"}),
+    params:
+        runs=lambda w: experiment_run_dirs(w.experiment),
+    log:
+        f"{RESULTS}/logs/training_curves_{{experiment}}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "{PYTHON} {SCRIPTS}/training_curves.py --runs {params.runs} --title 'training: {wildcards.experiment}' "
+        "--out {output} > {log} 2>&1"
+
+
+rule report_provenance:
+    localrule: True
+    input:
+        provenance=lambda w: [f"{d}/provenance.json" for e in CFG.experiments for d in experiment_run_dirs(e)],
+        configs=lambda w: [f"{d}/config.json" for e in CFG.experiments for d in experiment_run_dirs(e)],
+    output:
+        report(f"{RESULTS}/provenance.html", caption="../report/provenance.rst", category="Provenance",
+               labels={"page": "provenance"}),
+    params:
+        config=json.dumps(dataclasses.asdict(CFG)),
+        runs=[d for e in CFG.experiments for d in experiment_run_dirs(e)],
+    log:
+        f"{RESULTS}/logs/report_provenance.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "{PYTHON} {SCRIPTS}/report_provenance.py --config-json {params.config:q} --runs {params.runs} "
+        "--out {output} > {log} 2>&1"
+
+
+rule report_overview:
+    localrule: True
+    input:
+        [a["path"] for a in report_artefacts()],
+    output:
+        report(f"{RESULTS}/overview.html", caption="../report/overview.rst", category="Overview",
+               labels={"page": "overview"}),
+    params:
+        artefacts=json.dumps(report_artefacts()),
+    log:
+        f"{RESULTS}/logs/report_overview.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "{PYTHON} {SCRIPTS}/report_overview.py --artefacts-json {params.artefacts:q} --out {output} > {log} 2>&1"
