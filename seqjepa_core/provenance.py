@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -52,7 +51,7 @@ def package_versions(names=PACKAGES) -> dict[str, str | None]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
-    out["cuda"] = torch.version.cuda
+    out["cuda"] = torch.version.cuda  # the CUDA torch was built with (also on CPU-only machines)
     out["cudnn"] = str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None
     return out
 
@@ -72,8 +71,7 @@ def git_state(repo: str | os.PathLike = REPO) -> dict:
 
 
 def run_provenance(device: torch.device, world_size: int = 1) -> dict:
-    return {"hardware": hardware(device, world_size), "packages": package_versions(), "git": git_state(),
-            "argv": sys.argv}
+    return {"hardware": hardware(device, world_size), "packages": package_versions(), "git": git_state()}
 
 
 def write_run_provenance(out_dir: str | os.PathLike, device: torch.device, world_size: int = 1) -> None:

@@ -159,7 +159,7 @@ def _run_row(prov: dict, run: dict) -> list[str]:
     commit = (git.get("commit") or "?")[:10] + (" (dirty)" if git.get("dirty") else "")
     return [str(run.get(k, "")) for k in ("experiment", "method", "variant", "seed")] + [
         str(hw.get("device_name", "?")), str(hw.get("gpu_count", "?")), str(hw.get("hostname", "?")),
-        str(pk.get("torch", "?")), str(pk.get("cuda") or "–"), commit]
+        str(pk.get("torch", "?")), str(pk.get("cuda") or "–") if hw.get("device_type") == "cuda" else "–", commit]
 
 
 def provenance_page(config: dict, git: dict, packages: dict, runs: Sequence[tuple[dict, dict]]) -> str:
