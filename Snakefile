@@ -14,6 +14,7 @@ include: "rules/data.smk"
 include: "rules/pretrain.smk"
 include: "rules/probe.smk"
 include: "rules/aggregate.smk"
+include: "rules/released.smk"
 include: "rules/report.smk"
 
 
@@ -25,3 +26,10 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+# Tables with `in_all: false` (the high-compute regime, Table 11: ~100 A100-hours per run) are built only
+# when asked for: `snakemake --profile slurm outside_all`, or the table's CSV by name.
+rule outside_all:
+    input:
+        [f"{RESULTS}/tables/{t}.csv" for t, table in CFG.tables.items() if not table.in_all],

@@ -58,15 +58,34 @@ def run_dir(experiment, method, variant, seed):
     return RUN_DIR.format(experiment=experiment, method=method, variant=variant, seed=seed)
 
 
+def checkpoint_path(experiment, method, variant, seed):
+    """A run's weights: trained by rule pretrain, or a released checkpoint imported by rule import_released."""
+    if CFG.released(experiment, method, variant) is not None:
+        return f"{RESULTS}/released/{experiment}/{method}/{variant}/seed{seed}/checkpoint.pt"
+    return f"{run_dir(experiment, method, variant, seed)}/checkpoint.pt"
+
+
 def table_probes(table):
     t = CFG.tables[table]
-    seeds = CFG.experiments[t.experiment].seeds
     runs = dict.fromkeys((row.method, row.variant) for row in t.rows)
-    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs for s in seeds]
+    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs
+            for s in CFG.seeds(t.experiment, m, v)]
 
 
-def experiment_run_dirs(experiment):
-    return [run_dir(*key) for key in CFG.run_keys(experiment)]
+def tables_in_all():
+    return [t for t, table in CFG.tables.items() if table.in_all]
+
+
+def trained_run_dirs(experiment):
+    """The runs `all` trains here for an experiment: rows of its tables in `all`, released weights excluded."""
+    runs = dict.fromkeys((row.method, row.variant) for t in tables_in_all()
+                         if CFG.tables[t].experiment == experiment for row in CFG.tables[t].rows)
+    return [run_dir(experiment, m, v, s) for (m, v) in runs if CFG.released(experiment, m, v) is None
+            for s in CFG.seeds(experiment, m, v)]
+
+
+def all_trained_run_dirs():
+    return [d for e in CFG.experiments for d in trained_run_dirs(e)]
 
 
 def experiment_category(experiment):
@@ -85,22 +104,22 @@ def figure_category(figure):
 def report_artefacts():
     """Every table, figure and training-curve figure, grouped by the report's category, in page order."""
     arts = ([dict(category=table_category(t), subcategory="tables", title=t, path=f"{RESULTS}/tables/{t}.csv")
-             for t in CFG.tables]
+             for t in tables_in_all()]
             + [dict(category=figure_category(f), subcategory="figures", title=f,
                     path=f"{RESULTS}/figures/{f}.png") for f in CFG.figures]
             + [dict(category=experiment_category(e), subcategory="training", title=e,
-                    path=f"{RESULTS}/figures/training/{e}.png") for e in CFG.experiments if CFG.run_keys(e)])
+                    path=f"{RESULTS}/figures/training/{e}.png") for e in CFG.experiments if trained_run_dirs(e)])
     order = list(dict.fromkeys(a["category"] for a in arts))
     return sorted(arts, key=lambda a: order.index(a["category"]))
 
 
 def report_targets():
-    return ([f"{RESULTS}/tables/{t}.html" for t in CFG.tables]
+    return ([f"{RESULTS}/tables/{t}.html" for t in tables_in_all()]
             + [a["path"] for a in report_artefacts() if a["subcategory"] == "training"]
             + [f"{RESULTS}/provenance.html", f"{RESULTS}/overview.html"])
 
 
 def all_targets():
-    return ([f"{RESULTS}/tables/{t}.csv" for t in CFG.tables]
+    return ([f"{RESULTS}/tables/{t}.csv" for t in tables_in_all()]
             + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures]
             + report_targets())

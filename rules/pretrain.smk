@@ -1,6 +1,8 @@
 # One pretraining job per (experiment, method, variant, seed). Resume state lives in state/ beside the
 # outputs, which Snakemake never deletes, so a preempted or retried job continues where it stopped.
-PRE = CFG.resources["pretrain"]
+def pretrain_resources(w):
+    """resources.pretrain with the experiment's overrides (experiments.<name>.resources.pretrain)."""
+    return CFG.job_resources(w.experiment, "pretrain")
 
 
 def launcher(gpus):
@@ -21,18 +23,18 @@ rule pretrain:
     params:
         run=lambda w: run_config(w).to_json(),
         root=lambda w: CFG.datasets[CFG.experiments[w.experiment].dataset].root,
-        launcher=launcher(PRE.gpus),
+        launcher=lambda w: launcher(pretrain_resources(w).gpus),
         device=CFG.device,
     log:
         f"{RESULTS}/logs/pretrain/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: max(1, PRE.gpus) * PRE.cpus_per_gpu
+    threads: lambda w: max(1, pretrain_resources(w).gpus) * pretrain_resources(w).cpus_per_gpu
     resources:
-        gpu=PRE.gpus,
-        cpus_per_gpu=PRE.cpus_per_gpu if PRE.gpus else 0,
-        mem_mb=PRE.mem_mb,
-        runtime=PRE.runtime,
+        gpu=lambda w: pretrain_resources(w).gpus,
+        cpus_per_gpu=lambda w: pretrain_resources(w).cpus_per_gpu if pretrain_resources(w).gpus else 0,
+        mem_mb=lambda w: pretrain_resources(w).mem_mb,
+        runtime=lambda w: pretrain_resources(w).runtime,
         # SLURM sends SIGTERM to the job's processes 5 minutes before its time limit: the trainer
         # checkpoints at the next step and exits; Snakemake's retry resumes it. (B:USR1 would reach only
         # the batch shell, which dies and takes the job with it.)

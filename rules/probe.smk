@@ -1,10 +1,11 @@
 # Frozen probes of one pretrained run (paper §5.5): linear top-1, relative/individual rotation R², colour R².
-PROBE = CFG.resources["probe"]
+def probe_resources(w):
+    return CFG.job_resources(w.experiment, "probe")
 
 
 rule probe:
     input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        checkpoint=lambda w: checkpoint_path(w.experiment, w.method, w.variant, w.seed),
         train_index=lambda w: index_path(w.experiment, get_dataset_info(CFG.experiments[w.experiment].dataset).train_split),
         test_index=lambda w: index_path(w.experiment, get_dataset_info(CFG.experiments[w.experiment].dataset).test_split),
     output:
@@ -16,12 +17,12 @@ rule probe:
         f"{RESULTS}/logs/probe/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/probe/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: max(1, PROBE.gpus) * PROBE.cpus_per_gpu
+    threads: lambda w: max(1, probe_resources(w).gpus) * probe_resources(w).cpus_per_gpu
     resources:
-        gpu=min(PROBE.gpus, 1),
-        cpus_per_gpu=PROBE.cpus_per_gpu if PROBE.gpus else 0,
-        mem_mb=PROBE.mem_mb,
-        runtime=PROBE.runtime,
+        gpu=lambda w: min(probe_resources(w).gpus, 1),
+        cpus_per_gpu=lambda w: probe_resources(w).cpus_per_gpu if probe_resources(w).gpus else 0,
+        mem_mb=lambda w: probe_resources(w).mem_mb,
+        runtime=lambda w: probe_resources(w).runtime,
     conda:
         CONDA_ENV
     shell:

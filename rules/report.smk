@@ -25,14 +25,14 @@ rule report_table:
 rule training_curves:
     localrule: True
     input:
-        metrics=lambda w: [f"{d}/metrics.csv" for d in experiment_run_dirs(w.experiment)],
-        probes=lambda w: [f"{d}/probe.json" for d in experiment_run_dirs(w.experiment)],
+        metrics=lambda w: [f"{d}/metrics.csv" for d in trained_run_dirs(w.experiment)],
+        probes=lambda w: [f"{d}/probe.json" for d in trained_run_dirs(w.experiment)],
     output:
         report(f"{RESULTS}/figures/training/{{experiment}}.png", caption="../report/training.rst",
                category=lambda w: experiment_category(w.experiment), subcategory="training",
                labels={"experiment": "{experiment}"}),
     params:
-        runs=lambda w: experiment_run_dirs(w.experiment),
+        runs=lambda w: trained_run_dirs(w.experiment),
     log:
         f"{RESULTS}/logs/training_curves_{{experiment}}.log",
     conda:
@@ -45,14 +45,14 @@ rule training_curves:
 rule report_provenance:
     localrule: True
     input:
-        provenance=lambda w: [f"{d}/provenance.json" for e in CFG.experiments for d in experiment_run_dirs(e)],
-        configs=lambda w: [f"{d}/config.json" for e in CFG.experiments for d in experiment_run_dirs(e)],
+        provenance=[f"{d}/provenance.json" for d in all_trained_run_dirs()],
+        configs=[f"{d}/config.json" for d in all_trained_run_dirs()],
     output:
         report(f"{RESULTS}/provenance.html", caption="../report/provenance.rst", category="Provenance",
                labels={"page": "provenance"}),
     params:
         config=json.dumps(dataclasses.asdict(CFG)),
-        runs=[d for e in CFG.experiments for d in experiment_run_dirs(e)],
+        runs=all_trained_run_dirs(),
     log:
         f"{RESULTS}/logs/report_provenance.log",
     conda:

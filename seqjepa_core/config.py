@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,11 +91,24 @@ class ResourceConfig:
 
 
 @dataclass(frozen=True)
+class ReleasedConfig:
+    """A checkpoint the authors published on the Hugging Face Hub (paper §7.3), evaluated in place of
+    training; the file's name and the revision are configuration, since neither can be checked offline."""
+
+    filename: str                        # path of the file inside the repo
+    repo: str = "Hafez/seq-JEPA"
+    revision: str = "main"               # a 40-hex commit pins it; a branch or tag is resolved at download
+    repo_type: str = "model"
+
+
+@dataclass(frozen=True)
 class VariantConfig:
     m_tr: int = 1
     params: dict = field(default_factory=dict)   # the method's Params fields
     epochs: int | None = None                    # shortcut for train.epochs
     train: dict = field(default_factory=dict)    # TrainConfig overrides
+    seeds: tuple[int, ...] | None = None         # None = the experiment's seeds
+    released: ReleasedConfig | None = None       # import these published weights instead of training
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,7 @@ class ExperimentConfig:
     cifar_stem: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    resources: dict = field(default_factory=dict)  # job -> ResourceConfig fields overriding resources.<job>
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,7 @@ class TableConfig:
     experiment: str
     rows: tuple[TableRow, ...]
     paper_tables: tuple[str, ...] = ()   # tables of paper_numbers.csv to compare with, first match wins
+    in_all: bool = True                  # built by `snakemake all`; False: only when asked for by name
 
 
 @dataclass(frozen=True)
@@ -177,7 +194,19 @@ class PipelineConfig:
     def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
         """Every (experiment, method, variant, seed) the config defines."""
         return [(e, m, v, s) for e, exp in self.experiments.items() if experiment in (None, e)
-                for m, variants in exp.runs.items() for v in variants for s in exp.seeds]
+                for m, variants in exp.runs.items() for v in variants for s in self.seeds(e, m, v)]
+
+    def seeds(self, experiment: str, method: str, variant: str) -> tuple[int, ...]:
+        exp: ExperimentConfig = self.experiments[experiment]
+        var: VariantConfig = exp.runs[method][variant]
+        return var.seeds if var.seeds is not None else exp.seeds
+
+    def released(self, experiment: str, method: str, variant: str) -> ReleasedConfig | None:
+        return self.experiments[experiment].runs[method][variant].released
+
+    def job_resources(self, experiment: str, job: str) -> ResourceConfig:
+        """``resources.<job>``, with the experiment's overrides (e.g. 4 GPUs for the high-compute regime)."""
+        return self.experiments[experiment].resources.get(job, self.resources[job])
 
     def run_config(self, experiment: str, method: str, variant: str, seed: int) -> RunConfig:
         exp: ExperimentConfig = self.experiments[experiment]
@@ -285,6 +314,40 @@ def _validate_train(t: TrainConfig, where: str) -> None:
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
 
 
+def _validate_variant(var: VariantConfig, where: str) -> None:
+    if var.seeds is not None and not var.seeds:
+        raise ConfigError(f"{where}.seeds: needs at least one seed (or leave it out for the experiment's)")
+    r = var.released
+    if r is None:
+        return
+    _choice(r.repo_type, {"model", "dataset"}, f"{where}.released.repo_type")
+    for key in ("filename", "repo", "revision"):
+        if not getattr(r, key).strip():
+            raise ConfigError(f"{where}.released.{key}: must not be empty")
+    if r.repo.count("/") != 1:
+        raise ConfigError(f"{where}.released.repo: expected 'owner/name', got {r.repo!r}")
+    if not re.fullmatch(r"[0-9a-f]{40}", r.revision):
+        warnings.warn(f"{where}.released.revision: {r.revision!r} is not a commit; the download resolves it "
+                      f"and records the commit it got (set a 40-hex commit to pin it)", stacklevel=2)
+
+
+def _validate_resources(r: ResourceConfig, where: str) -> None:
+    _positive(r.gpus, f"{where}.gpus", allow_zero=True)
+    for key in ("cpus_per_gpu", "mem_mb", "runtime"):
+        _positive(getattr(r, key), f"{where}.{key}")
+
+
+def _experiment_resources(overrides: dict, resources: dict, where: str) -> dict:
+    """An experiment's ``resources:`` overrides, each merged over the global entry of that job."""
+    out = {}
+    for job, r in overrides.items():
+        _choice(job, resources, f"{where}.resources")
+        jw = f"{where}.resources.{job}"
+        out[job] = _build(ResourceConfig, {**dataclasses.asdict(resources[job]), **_check_type(r, dict, jw)}, jw)
+        _validate_resources(out[job], jw)
+    return out
+
+
 def _present(mapping: dict) -> dict:
     """Entries of a config mapping; an override file removes an entry by setting it to null."""
     return {k: v for k, v in mapping.items() if v is not None}
@@ -318,8 +381,10 @@ def load_config(raw: dict) -> PipelineConfig:
                  for name, r in _check_type(raw.get("resources") or {}, dict, "resources").items()}
     for name in ("pretrain", "probe"):
         resources.setdefault(name, ResourceConfig())
+    for name, r in resources.items():
+        _validate_resources(r, f"resources.{name}")
 
-    experiments = {}
+    experiments, removed = {}, set()
     for name, e in _present(_check_type(raw["experiments"], dict, "experiments")).items():
         where = f"experiments.{name}"
         if not isinstance(e, dict):
@@ -337,6 +402,7 @@ def load_config(raw: dict) -> PipelineConfig:
         if not exp.seeds:
             raise ConfigError(f"{where}.seeds: needs at least one seed")
         _validate_train(exp.train, f"{where}.train")
+        exp = dataclasses.replace(exp, resources=_experiment_resources(exp.resources, resources, where))
         if not exp.probe.m_val:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
         for m in exp.probe.m_val:
@@ -348,10 +414,12 @@ def load_config(raw: dict) -> PipelineConfig:
             variants = _check_type(variants, dict, f"{where}.runs.{method}")
             runs[method] = {}
             for vname, v in variants.items():
-                if v is None:  # `variant: null` in an override file removes it
+                if v is None:  # `variant: null` in an override file removes it, and the table rows on it
+                    removed.add((name, method, vname))
                     continue
                 vw = f"{where}.runs.{method}.{vname}"
                 var = _build(VariantConfig, v, vw)
+                _validate_variant(var, vw)
                 _positive(var.m_tr, f"{vw}.m_tr")
                 _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
                 try:
@@ -371,6 +439,8 @@ def load_config(raw: dict) -> PipelineConfig:
         table = _build(TableConfig, t, where)
         _choice(table.experiment, experiments, f"{where}.experiment")
         exp = experiments[table.experiment]
+        table = dataclasses.replace(table, rows=tuple(
+            r for r in table.rows if (table.experiment, r.method, r.variant) not in removed))
         for i, row in enumerate(table.rows):
             rw = f"{where}.rows[{i}]"
             _choice(row.method, exp.runs, f"{rw}.method")

@@ -382,6 +382,25 @@ def hf_download(repo_id: str, dest_dir: str | os.PathLike, filenames: str | Sequ
                   and _selected(p.relative_to(dest).as_posix(), None, patterns))
 
 
+def hf_resolve_commit(repo_id: str, repo_type: str = "model", revision: str | None = None,
+                      endpoint: str | None = None, token: str | bool | None = None) -> str | None:
+    """The commit a branch, tag or commit of a Hub repo points at now (None for a local mirror).
+
+    Downloading at the returned commit, not at the branch, makes the files and the recorded revision
+    agree even if the branch moves during the download.
+    """
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    if _local_mirror(endpoint) is not None:
+        return None
+    from huggingface_hub import HfApi  # lazy: reads HF_* env at import
+
+    try:
+        return HfApi(endpoint=endpoint, token=token).repo_info(repo_id, repo_type=repo_type, revision=revision).sha
+    except Exception as e:
+        where = endpoint or "the default Hub endpoint"
+        raise DownloadError(f"{repo_type} {repo_id}@{revision or 'main'} from {where}: {e}") from e
+
+
 # --------------------------------------------------------------------------- registry
 
 

@@ -27,7 +27,7 @@ def read_losses(path):
 
 
 def assert_same_weights(a, b):
-    sa, sb = torch.load(a, weights_only=False)["model"], torch.load(b, weights_only=False)["model"]
+    sa, sb = torch.load(a, weights_only=True)["model"], torch.load(b, weights_only=True)["model"]
     assert sa.keys() == sb.keys()
     for k in sa:
         assert torch.equal(sa[k], sb[k]), k
@@ -80,7 +80,7 @@ def test_nan_loss_fails_with_epoch_and_step_and_keeps_last_checkpoint(tiny_3dieb
     monkeypatch.setattr(SeqJEPA, "training_loss", poisoned)
     with pytest.raises(NonFiniteLoss, match=r"epoch 1 step 1"):
         pretrain(make_run(), spec(tiny_3diebench), tmp_path, device="cpu", show_progress=False)
-    state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    state = torch.load(tmp_path / "state" / "last.pt", weights_only=True)
     assert state["progress"]["epoch"] == 1  # the last good checkpoint: end of epoch 1
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert not (tmp_path / "checkpoint.pt").exists()

@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from seqjepa_core.download import SOURCES, fetch, hf_download, is_complete, write_marker
+from seqjepa_core.download import SOURCES, fetch, hf_download, hf_resolve_commit, is_complete, write_marker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,12 +36,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if is_complete(args.dest):
         return 0
+    # Resolve the revision once and fetch at that commit: the marker then names what was downloaded.
+    commit = hf_resolve_commit(args.repo_id, args.repo_type, args.revision, args.endpoint)
     files = hf_download(args.repo_id, args.dest, filenames=args.filename, allow_patterns=args.pattern,
-                        repo_type=args.repo_type, revision=args.revision, endpoint=args.endpoint)
+                        repo_type=args.repo_type, revision=commit or args.revision, endpoint=args.endpoint)
     if not files:
         raise SystemExit(f"nothing downloaded from {args.repo_type} {args.repo_id} (patterns {args.pattern})")
     write_marker(args.dest, {"repo": f"{args.repo_type}s/{args.repo_id}", "revision": args.revision or "main",
-                             "files": [str(f.relative_to(args.dest)) for f in files]})
+                             "commit": commit, "files": [str(f.relative_to(args.dest)) for f in files]})
     return 0
 
 

@@ -8,7 +8,7 @@ import torch
 from seqjepa_core.config import RunConfig
 from seqjepa_core.data.loading import DataSpec
 from seqjepa_core.logging_utils import setup_logging
-from seqjepa_core.train import PREEMPTED_EXIT_CODE, Preempted, pretrain
+from seqjepa_core.train import PREEMPTED_EXIT_CODE, STOP, Preempted, pretrain
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--run-json", required=True, help="resolved RunConfig as JSON")
@@ -18,6 +18,7 @@ p.add_argument("--out-dir", required=True)
 p.add_argument("--device", default="auto")
 p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
 args = p.parse_args()
+STOP.hold()  # a stop signal never kills this job, up to its exit: it checkpoints or finishes
 
 setup_logging()
 if args.threads:

@@ -29,6 +29,17 @@ class MethodParams:
 
 
 @dataclass(frozen=True)
+class ProjectorChoice(MethodParams):
+    """Mixed into the Params of baselines whose projector Table 8 swaps for a transformer."""
+
+    projector: str = "mlp"  # "mlp" (App. A.3) | "transformer" (Table 8's "+" rows)
+
+    def __post_init__(self):
+        if self.projector not in PROJECTORS:
+            raise ValueError(f"projector: {self.projector!r} is not one of {sorted(PROJECTORS)}")
+
+
+@dataclass(frozen=True)
 class OptimDefaults:
     """The optimiser a method trains with unless the config overrides it (paper §5.4)."""
 
@@ -113,7 +124,10 @@ def parse_params(cls: type[Method], raw: dict | None, where: str) -> MethodParam
     if unknown:
         raise KeyError(f"{where}: unknown parameter(s) {unknown} for method {cls.name!r}; "
                        f"valid: {sorted(fields)}")
-    return cls.Params(**raw)
+    try:
+        return cls.Params(**raw)
+    except ValueError as err:
+        raise ValueError(f"{where}.{err}") from None
 
 
 def mlp(dims: list[int], batch_norm: bool = True, last_bias: bool = True) -> nn.Sequential:
@@ -136,4 +150,34 @@ def linear_bn(d_in: int, d_out: int) -> nn.Sequential:
 
 def bn_projector(dims: list[int]) -> nn.Sequential:
     """MLP projector whose output goes through a non-affine BatchNorm (official code's projectors)."""
-    return nn.Sequential(mlp(dims, last_bias=False), nn.BatchNorm1d(dims[-1], affine=False))
+    return projector_head("mlp", dims, out_bn=True)
+
+
+class TransformerProjector(nn.Module):
+    """Table 8's transformer projector: the encoder output as a sequence of length 1 through a transformer
+    of seq-JEPA's aggregator shape (3 post-norm layers, 4 heads, FFN 4x, dropout 0.1, final LayerNorm),
+    then a linear map to the width the MLP projector had, so the method's loss is unchanged."""
+
+    def __init__(self, d_in: int, d_out: int, num_layers: int = 3, num_heads: int = 4, dropout: float = 0.1):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_in, num_heads, dim_feedforward=4 * d_in, dropout=dropout,
+                                           batch_first=True, norm_first=False)
+        self.transformer = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_in)
+        self.out = nn.Linear(d_in, d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.norm(self.transformer(x.unsqueeze(1)))[:, 0])
+
+
+PROJECTORS = {
+    "mlp": lambda dims: mlp(dims, last_bias=False),
+    "transformer": lambda dims: TransformerProjector(dims[0], dims[-1]),
+}
+
+
+def projector_head(kind: str, dims: list[int], out_bn: bool) -> nn.Module:
+    """The baselines' projector from the encoder width ``dims[0]`` to ``dims[-1]``; ``out_bn`` adds the
+    official code's non-affine BatchNorm on the output (whatever the projector's kind)."""
+    head = PROJECTORS[kind](dims)
+    return nn.Sequential(head, nn.BatchNorm1d(dims[-1], affine=False)) if out_bn else head

@@ -11,11 +11,11 @@ from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.ema import ema_momentum, ema_update, make_target
 from seqjepa_core.losses import byol_regression
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, bn_projector, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, ProjectorChoice, mlp, projector_head
 
 
 @dataclass(frozen=True)
-class BYOLParams(MethodParams):
+class BYOLParams(ProjectorChoice):
     # App. A.3. The official code uses projector (2048, 128) and predictor_hidden 2048 instead.
     projector_dims: tuple[int, ...] = (2048, 2048, 2048)
     predictor_hidden: int = 512
@@ -33,7 +33,7 @@ class BYOL(Method):
         dims = [self.embed_dim, *params.projector_dims]
         self.proj_dim = dims[-1]
         # Non-affine BN on the projector output, as in the official code.
-        self.projector = bn_projector(dims)
+        self.projector = projector_head(params.projector, dims, out_bn=True)
         self.predictor = mlp([self.predictor_in_dim(), params.predictor_hidden, self.proj_dim])
         self.target_encoder = make_target(self.encoder)
         self.target_projector = make_target(self.projector)

@@ -11,11 +11,11 @@ from torch import nn
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import nt_xent
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, bn_projector, linear_bn
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, ProjectorChoice, linear_bn, projector_head
 
 
 @dataclass(frozen=True)
-class SENParams(MethodParams):
+class SENParams(ProjectorChoice):
     temperature: float = 0.5                            # App. A.3
     projector_dims: tuple[int, ...] = (2048, 2048, 2048)  # App. A.3
     action_embed_dim: int = 128                         # official code (--act-projdim 128); paper silent
@@ -34,7 +34,7 @@ class SEN(Method):
         out = dims[-1]
         # Architecture details the paper leaves open follow the official code: bias-free layers,
         # non-affine BN on the projector/action/predictor outputs, and a linear predictor.
-        self.projector = bn_projector(dims)
+        self.projector = projector_head(params.projector, dims, out_bn=True)
         self.action_proj = linear_bn(ctx.action_dim, e)
         self.predictor = linear_bn(out + e, out)
 

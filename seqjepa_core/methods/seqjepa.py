@@ -25,6 +25,11 @@ class SeqJEPAParams(MethodParams):
     dropout: float = 0.1                # nn.TransformerEncoderLayer's default, as in the official code
     predictor_hidden: int = 1024
     ema_base: float = 0.996
+    # Official training order (the paper is silent): a_M goes through the action projector in a call of its
+    # own, then a_1..a_M in a second call whose last slot is zeroed in the tokens. The projector's BatchNorm
+    # thus normalises a_M with a_M's own batch statistics and updates its running statistics twice per
+    # step. False: one call over a_1..a_M (BatchNorm statistics shared by tokens and predictor).
+    target_action_own_call: bool = True
 
 
 class Aggregator(nn.Module):
@@ -102,14 +107,28 @@ class SeqJEPA(Method):
     def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.aggregate_tokens(self.tokens(z, self.embed_actions(actions)))
 
+    def embed_training_actions(self, actions: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Embeddings of the tokens' actions a_1..a_{M-1} [B, M-1, E] and of a_M [B, E]; None when unused.
+
+        ``actions``: [B, M, A], a_i takes view i to view i+1, so a_M leads to the target view M+1.
+        """
+        p, m = self.params, actions.shape[1]
+        if not p.target_action_own_call:
+            emb = self.embed_actions(actions)
+            return emb[:, : m - 1], emb[:, m - 1]
+        # Only the calls whose output is used: DDP rejects parameters that get no gradient.
+        target_emb = self.embed_actions(actions[:, m - 1:])[:, 0] if p.condition_predictor else None
+        token_emb = self.embed_actions(actions)[:, : m - 1] if p.condition_transformer else None
+        return token_emb, target_emb
+
     def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         m = batch.num_views - 1
         z = self.encode_views(batch.views[:, :m])
         with torch.no_grad():
             target = self.target_encoder(batch.views[:, m])
-        action_emb = self.embed_actions(batch.actions[:, :m])      # a_1..a_M, a_M leads to the target
-        z_agg = self.aggregate_tokens(self.tokens(z, action_emb[:, : m - 1]))
-        pred_in = torch.cat([z_agg, action_emb[:, m - 1]], -1) if self.params.condition_predictor else z_agg
+        token_emb, target_action_emb = self.embed_training_actions(batch.actions[:, :m])
+        z_agg = self.aggregate_tokens(self.tokens(z, token_emb))
+        pred_in = torch.cat([z_agg, target_action_emb], -1) if self.params.condition_predictor else z_agg
         loss = negative_cosine_loss(self.predictor(pred_in), target)
         return loss, {"loss": loss.detach()}
 

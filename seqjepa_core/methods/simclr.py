@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import nt_xent
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, ProjectorChoice, projector_head
 
 
 @dataclass(frozen=True)
-class SimCLRParams(MethodParams):
+class SimCLRParams(ProjectorChoice):
     temperature: float = 0.5                            # App. A.3
     projector_dims: tuple[int, ...] = (2048, 2048, 2048)  # App. A.3
 
@@ -30,7 +29,7 @@ class SimCLR(Method):
         super().__init__(ctx, params)
         dims = [self.embed_dim, *params.projector_dims]
         # Bias-free layers and a non-affine BN on the output, as in the official code.
-        self.projector = nn.Sequential(mlp(dims, last_bias=False), nn.BatchNorm1d(dims[-1], affine=False))
+        self.projector = projector_head(params.projector, dims, out_bn=True)
 
     def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         # Views go through the network one at a time, so BatchNorm statistics are per view (official code).

@@ -9,11 +9,11 @@ import torch
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.losses import vicreg_loss
 from seqjepa_core.methods import register
-from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, MethodParams, mlp
+from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, ProjectorChoice, projector_head
 
 
 @dataclass(frozen=True)
-class VICRegParams(MethodParams):
+class VICRegParams(ProjectorChoice):
     projector_dims: tuple[int, ...] = (2048, 2048, 2048)  # App. A.3
     # App. A.3 (λ_inv = λ_V = 10, λ_C = 1); the official code's defaults are 25 / 25 / 1.
     lam_inv: float = 10.0
@@ -30,7 +30,7 @@ class VICReg(Method):
     def __init__(self, ctx, params: VICRegParams):
         super().__init__(ctx, params)
         # VICReg's expander: plain Linear output (no BN), as in the official code.
-        self.projector = mlp([self.embed_dim, *params.projector_dims], last_bias=False)
+        self.projector = projector_head(params.projector, [self.embed_dim, *params.projector_dims], out_bn=False)
 
     def regulariser(self, y1: torch.Tensor, y2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         p = self.params
