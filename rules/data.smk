@@ -10,6 +10,7 @@ if SYNTHETIC:
             f"{TDIE.root}/.complete",
         params:
             s=TDIE.synthetic,
+            rotation_scale=" ".join(str(r) for r in TDIE.synthetic.rotation_scale),
         log:
             f"{RESULTS}/logs/make_demo_3diebench.log",
         benchmark:
@@ -21,6 +22,7 @@ if SYNTHETIC:
             "{PYTHON} {SCRIPTS}/make_demo_3diebench.py --root {TDIE.root} --splits-dir {TDIE.splits_dir} "
             "--seed {params.s.seed} --classes {params.s.classes} --train-objects {params.s.train_objects} "
             "--val-objects {params.s.val_objects} --image-size {params.s.image_size} --workers {threads} "
+            "--rotation-scale {params.rotation_scale} "
             "> {log} 2>&1"
 
 else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import types
 import typing
@@ -38,11 +39,8 @@ class ProbeConfig:
     batch_size: int = 256
     lr: float = 1e-3                     # Adam, default hyper-parameters
     hidden: int = 1024
-    samples_per_object: int = 1          # sequences drawn per object for the probes' data (paper: 1); the
-                                         # demo's few objects need more
-    standardize: bool = False            # centre features and divide by their overall std (train split; an
-                                         # affine map, so a linear probe stays linear); the paper is silent,
-                                         # the official code does not; the demo's short probes need it
+    test_draws: int = 5                  # seeded view draws per test object: the test score averages over
+                                         # 5x the objects' view choices (the official eval draws once)
 
 
 @dataclass(frozen=True)
@@ -72,6 +70,8 @@ class SyntheticConfig:
     val_objects: int = 10                # per class
     image_size: int = 64
     seed: int = 0
+    rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
+                                                         # (-pi/2, pi/2); < 1 narrows the demo's rotations
 
 
 @dataclass(frozen=True)
@@ -230,6 +230,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        if len(args) == 2 and type(None) in args:  # Optional[X]: X's own error names the inner key
+            return _check_type(value, next(a for a in args if a is not type(None)), where)
         for a in args:
             if a is type(None):
                 continue
@@ -297,21 +299,54 @@ def _positive(value: int | None, where: str, allow_zero: bool = False) -> None:
         raise ConfigError(f"{where}: must be {'>= 0' if allow_zero else 'positive'}, got {value}")
 
 
+def _check_numbers(section: Any, where: str, allow_zero: frozenset[str] = frozenset(),
+                   at_most_one: frozenset[str] = frozenset()) -> None:
+    """Every number of a config section (ints, floats, tuples of them) must be finite and positive; those
+    named in ``allow_zero`` may be 0, those in ``at_most_one`` must also be <= 1 (momenta, probabilities)."""
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for i, v in enumerate(items):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            key = f"{where}.{f.name}" + (f"[{i}]" if items is value else "")
+            if not math.isfinite(v):
+                raise ConfigError(f"{key}: must be a finite number, got {v}")
+            _positive(v, key, allow_zero=f.name in allow_zero)
+            if f.name in at_most_one and v > 1:
+                raise ConfigError(f"{key}: must be <= 1, got {v}")
+
+
 # ---------------------------------------------------------------------------------------------------
 # The pipeline config
 
 
 def _validate_train(t: TrainConfig, where: str) -> None:
-    _positive(t.epochs, f"{where}.epochs", allow_zero=True)  # 0 epochs = the random-init reference
-    _positive(t.batch_size, f"{where}.batch_size")
-    _positive(t.warmup_epochs, f"{where}.warmup_epochs", allow_zero=True)
-    _positive(t.checkpoint_every, f"{where}.checkpoint_every")
-    _positive(t.num_workers, f"{where}.num_workers", allow_zero=True)
+    # 0 epochs = the random-init reference; lr schedules may start or end at 0
+    _check_numbers(t, where, allow_zero=frozenset({"epochs", "warmup_epochs", "num_workers", "weight_decay",
+                                                   "warmup_start_lr", "final_lr"}))
     if t.optimizer is not None:
         _choice(t.optimizer, {"adam", "adamw"}, f"{where}.optimizer")
     if t.schedule is not None:
         _choice(t.schedule, {"warmup_cosine", "constant"}, f"{where}.schedule")
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
+
+
+def _validate_params(cls, raw: dict, where: str):
+    """A method's ``params``: known keys (``parse_params``), each of its declared type, numbers in range."""
+    from seqjepa_core.methods import parse_params
+
+    try:
+        parse_params(cls, raw, where)
+    except (KeyError, TypeError, ValueError) as err:  # ValueError: a Params choice check
+        raise ConfigError(str(err).strip('"')) from None
+    hints = typing.get_type_hints(cls.Params)
+    typed = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in raw.items()}
+    params = cls.Params(**typed)
+    # loss weights and dropout may be 0 (ablations); temperatures, sizes and dims may not
+    floats = {f.name for f in dataclasses.fields(params) if hints[f.name] is float}
+    _check_numbers(params, where, allow_zero=frozenset(floats - {"temperature"}),
+                   at_most_one=frozenset({"ema_base", "dropout"}))
 
 
 def _validate_variant(var: VariantConfig, where: str) -> None:
@@ -355,7 +390,7 @@ def _present(mapping: dict) -> dict:
 
 def load_config(raw: dict) -> PipelineConfig:
     """Validate the merged Snakemake config and return the typed pipeline config."""
-    from seqjepa_core.methods import METHODS, get_method_class, parse_params
+    from seqjepa_core.methods import METHODS, get_method_class
 
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a mapping at the top level")
@@ -375,6 +410,11 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
+        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed"}),
+                       at_most_one=frozenset({"rotation_scale"}))
+        if len(ds.synthetic.rotation_scale) != 3:
+            raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], "
+                              f"got {list(ds.synthetic.rotation_scale)}")
         datasets[name] = ds
 
     resources = {name: _build(ResourceConfig, r, f"resources.{name}")
@@ -401,12 +441,12 @@ def load_config(raw: dict) -> PipelineConfig:
         _positive(exp.encoder_width, f"{where}.encoder_width")
         if not exp.seeds:
             raise ConfigError(f"{where}.seeds: needs at least one seed")
+        _check_numbers(exp, where, allow_zero=frozenset({"seeds"}))
         _validate_train(exp.train, f"{where}.train")
         exp = dataclasses.replace(exp, resources=_experiment_resources(exp.resources, resources, where))
         if not exp.probe.m_val:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
-        for m in exp.probe.m_val:
-            _positive(m, f"{where}.probe.m_val")
+        _check_numbers(exp.probe, f"{where}.probe")  # m_val entries, epochs, test_draws, lr, ...
         runs = {}
         for method, variants in runs_raw.items():
             _choice(method, METHODS, f"{where}.runs")
@@ -420,12 +460,8 @@ def load_config(raw: dict) -> PipelineConfig:
                 vw = f"{where}.runs.{method}.{vname}"
                 var = _build(VariantConfig, v, vw)
                 _validate_variant(var, vw)
-                _positive(var.m_tr, f"{vw}.m_tr")
-                _positive(var.epochs, f"{vw}.epochs", allow_zero=True)
-                try:
-                    parse_params(cls, var.params, f"{vw}.params")
-                except (KeyError, TypeError) as err:
-                    raise ConfigError(str(err).strip('"')) from None
+                _check_numbers(var, vw, allow_zero=frozenset({"epochs", "seeds"}))
+                _validate_params(cls, var.params, f"{vw}.params")
                 train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
                 _validate_train(train, f"{vw}.train")
                 runs[method][vname] = var

@@ -1,20 +1,20 @@
 """Frozen-representation probes (paper §5.5): linear top-1 for invariance, regressors' R² for equivariance.
 
 The protocol is data, not code: each dataset lists ``ProbeSpec`` entries (which features, which target,
-which head) in ``PROBE_SPECS``. A new dataset (augmentations: crop/jitter/blur R²; STL-10 saccades:
-linear position R²) adds an entry there; methods only expose ``encoder`` and, for sequence methods,
-``aggregate``.
+which head, how many epochs) in ``PROBE_SPECS``. A new dataset (augmentations: crop/jitter/blur R²; STL-10
+saccades: linear position R²) adds an entry there and a probe sampler (``seqjepa_core.probe_samplers``)
+that draws its data; methods only expose ``encoder`` and, for sequence methods, ``aggregate``.
 
-Features are extracted once per split (method frozen, eval mode) and every probe trains on-device on the
-in-memory tensors with Adam and a seeded generator, so a result is a function of (checkpoint, seed).
+``run_probes`` trains every head of a run jointly, epoch by epoch, on one fresh draw per epoch from the
+sampler (as the official eval loop re-reads its dataset every epoch), each head with its own seeded Adam,
+then scores them on the sampler's fixed test draws. A result is a pure function of (checkpoint, seed).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -23,58 +23,10 @@ from torch import nn
 from tqdm import tqdm
 
 from seqjepa_core.config import ProbeConfig  # noqa: F401 (re-exported: the probe protocol)
-from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.geometry import euler_xyz_to_quaternion
-from seqjepa_core.methods.base import Method
+from seqjepa_core.probe_samplers import Features, ProbeSampler, draw_generator
 
 log = logging.getLogger(__name__)
-Features = dict[str, torch.Tensor]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Feature extraction
-
-
-def zagg_key(m: int) -> str:
-    return f"z_agg@{m}"
-
-
-@torch.no_grad()
-def extract_features(method: Method, batches: Iterable[SequenceBatch], m_vals: Sequence[int],
-                     device: torch.device | str) -> Features:
-    """Frozen features of every sample, on the CPU in fp32.
-
-    ``encoder``: encoder(view 0) (z_res); ``pair``: encoder(view 0) ⊕ encoder(view 1);
-    ``z_agg@m`` (sequence methods): aggregate of views 0..m-1 with the m-1 actions between them;
-    ``label``, ``latents``, ``actions``: kept as probe targets.
-    """
-    device = torch.device(device)
-    was_training = method.training
-    method.to(device).eval()
-    m_vals = sorted(set(m_vals)) if method.aggregates_sequences else []
-    need = max([2, *m_vals])
-    out: dict[str, list[torch.Tensor]] = defaultdict(list)
-    # bf16 on CUDA only: CPU autocast is slow and the CPU path is for tests and the demo.
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    for batch in tqdm(batches, desc="features", unit="batch"):
-        if batch.num_views < need:
-            raise ValueError(f"probing needs {need} views per sample (pair and M_val={m_vals}), "
-                             f"the loader gave {batch.num_views}")
-        views = batch.views.to(device, non_blocking=True)
-        actions = batch.actions.to(device, non_blocking=True)
-        with autocast:
-            z = method.encode_views(views[:, :need])  # each view through the encoder once, for every probe
-            out["encoder"].append(z[:, 0].float().cpu())
-            out["pair"].append(z[:, :2].flatten(1).float().cpu())
-            for m in m_vals:
-                out[zagg_key(m)].append(method.aggregate_encoded(z[:, :m], actions[:, : m - 1]).float().cpu())
-        out["label"].append(batch.labels.cpu())
-        out["latents"].append(batch.latents.float().cpu())
-        out["actions"].append(batch.actions.float().cpu())
-    method.train(was_training)
-    if not out:
-        raise ValueError("no batches to extract features from")
-    return {k: torch.cat(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,26 +103,6 @@ def build_head(kind: str, d_in: int, d_out: int, hidden: int) -> nn.Module:
     raise ValueError(f"unknown probe head {kind!r}; valid: ['linear', 'mlp']")
 
 
-def fit_probe(head: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
-              lr: float, seed: int, desc: str = "probe") -> nn.Module:
-    """Adam on shuffled mini-batches of on-device tensors; cross-entropy for class ids, else MSE."""
-    loss_fn = F.mse_loss if y.is_floating_point() else F.cross_entropy
-    gen = torch.Generator().manual_seed(seed)  # CPU generator: the same order on any device
-    # fused Adam on CUDA: ~50k tiny steps per probe are bound by per-step launch overhead
-    opt = torch.optim.Adam(head.parameters(), lr=lr, fused=x.device.type == "cuda")
-    head.train()
-    n = x.shape[0]
-    for _ in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
-        perm = torch.randperm(n, generator=gen).to(x.device)
-        for i in range(0, n, batch_size):  # the last partial batch is kept, as a DataLoader would
-            idx = perm[i:i + batch_size]
-            loss = loss_fn(head(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return head.eval()
-
-
 @torch.no_grad()
 def predict(head: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
     head.eval()
@@ -184,54 +116,105 @@ def score(pred: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred.argmax(-1) == y).double().mean().item() * 100.0)
 
 
-def train_and_score(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
-                    y_test: torch.Tensor, head_kind: str, epochs: int, cfg: ProbeConfig,
-                    device: torch.device | str, seed: int, desc: str = "probe") -> float:
-    """Fit a freshly (seeded) initialised head on the train split, score it on the held-out split."""
-    device = torch.device(device)
-    classify = not y_train.is_floating_point()
-    d_out = int(max(y_train.max(), y_test.max())) + 1 if classify else y_train.reshape(len(y_train), -1).shape[1]
-    if not classify:
-        y_train, y_test = y_train.reshape(len(y_train), -1), y_test.reshape(len(y_test), -1)
-    if cfg.standardize:
-        # one scalar scale, not per-dimension: near-dead dimensions must not be blown up into noise
-        mean, std = x_train.mean(0, keepdim=True), x_train.std().clamp_min(1e-12)
-        x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
-        torch.manual_seed(seed)
-        head = build_head(head_kind, x_train.shape[1], d_out, cfg.hidden).to(device)
-    fit_probe(head, x_train.to(device), y_train.to(device), epochs=epochs, batch_size=cfg.batch_size,
-              lr=cfg.lr, seed=seed, desc=desc)
-    return score(predict(head, x_test.to(device)), y_test.to(device))
+def _target(spec: ProbeSpec, feats: Features) -> torch.Tensor:
+    y = spec.target(feats)
+    return y.reshape(len(y), -1) if y.is_floating_point() else y
 
 
-def evaluate_probes(train: Features, test: Features, specs: Sequence[ProbeSpec], cfg: ProbeConfig,
-                    device: torch.device | str, seed: int) -> list[dict]:
-    """Run every applicable spec on extracted features; one record per (spec, M_val)."""
-    records = []
+@dataclass
+class Head:
+    """One probe being trained: a spec applied to one feature key (one M_val for z_AGG)."""
+
+    spec: ProbeSpec
+    key: str
+    m_val: int | None
+    epochs: int
+    module: nn.Module
+    lr: float
+    d_out: int
+    train_value: float = float("nan")   # its score on the last training draw it saw
+    optimizer: torch.optim.Optimizer = field(init=False)
+
+    def __post_init__(self):
+        # fused Adam on CUDA: thousands of tiny steps per probe are bound by per-step launch overhead
+        fused = next(self.module.parameters()).is_cuda
+        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=self.lr, fused=fused)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        loss_fn = F.mse_loss if y.is_floating_point() else F.cross_entropy
+        self.module.train()
+        loss = loss_fn(self.module(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+
+def build_heads(first: Features, specs: Sequence[ProbeSpec], cfg: ProbeConfig, device: torch.device,
+                seed: int) -> list[Head]:
+    """A freshly (seeded) initialised head per (spec, feature key); sizes from the first training draw only."""
+    heads = []
     for spec in specs:
-        y_train, y_test = spec.target(train), spec.target(test)
-        for key, m_val in spec.inputs(train):
-            value = train_and_score(train[key], y_train, test[key], y_test, spec.head,
-                                    getattr(cfg, spec.epochs), cfg, device, seed,
-                                    desc=f"{spec.metric}[{key}]")
-            records.append({"metric": spec.metric, "representation": spec.features, "m_val": m_val,
-                            "value": value, "head": spec.head, "n_train": len(y_train),
-                            "n_test": len(y_test)})
-            log.info("probe %s on %s: %.4f", spec.metric, key, value)
-    return records
+        y = _target(spec, first)
+        d_out = y.shape[1] if y.is_floating_point() else int(y.max()) + 1
+        for key, m_val in spec.inputs(first):
+            with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
+                torch.manual_seed(seed)
+                module = build_head(spec.head, first[key].shape[1], d_out, cfg.hidden).to(device)
+            heads.append(Head(spec, key, m_val, getattr(cfg, spec.epochs), module, cfg.lr, d_out))
+    return heads
 
 
-def run_probes(method: Method, train_batches: Iterable[SequenceBatch], test_batches: Iterable[SequenceBatch],
-               cfg: ProbeConfig, action_kind: str, device: torch.device | str, seed: int,
-               dataset: str = "3diebench") -> list[dict]:
-    """The paper's frozen-probe protocol for ``dataset``: extract both splits, fit on train, score on test.
+def _check_classes(heads: list[Head], data: dict, epoch: int) -> None:
+    for h in heads:
+        y = data[id(h)][1]
+        if not y.is_floating_point() and int(y.max()) >= h.d_out:
+            raise ValueError(f"probe draw of epoch {epoch}: class id {int(y.max())} but the first draw sized the "
+                             f"{h.spec.metric}[{h.key}] head to {h.d_out} classes; a probe sampler must draw "
+                             f"every object of the split each epoch")
 
-    Records look like {"metric": "top1", "representation": "z_agg", "m_val": 3, "value": 85.1, ...};
-    ``m_val`` is None for encoder/pair probes.
+
+def train_heads(sampler: ProbeSampler, heads: list[Head], batch_size: int, device: torch.device,
+                seed: int, first: Features | None = None) -> None:
+    """Every head trains on the same fresh draw each epoch, in shuffled mini-batches (the last partial
+    batch kept, as a DataLoader would), until its own epoch count; the order is seeded by (seed, epoch)."""
+    epochs = max((h.epochs for h in heads), default=0)
+    for epoch in tqdm(range(epochs), desc="probes", unit="epoch", leave=False):
+        feats = first if epoch == 0 and first is not None else sampler.draw(epoch)
+        live = [h for h in heads if epoch < h.epochs]
+        data = {id(h): (feats[h.key].to(device), _target(h.spec, feats).to(device)) for h in live}
+        _check_classes(live, data, epoch)
+        n = len(next(iter(data.values()))[0])
+        perm = torch.randperm(n, generator=draw_generator(seed, epoch, stream=2)).to(device)
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            for h in live:
+                x, y = data[id(h)]
+                h.step(x[idx], y[idx])
+        for h in live:
+            if epoch + 1 == h.epochs:
+                x, y = data[id(h)]
+                h.train_value = score(predict(h.module, x), y)
+
+
+def run_probes(sampler: ProbeSampler, specs: Sequence[ProbeSpec], cfg: ProbeConfig, device: torch.device | str,
+               seed: int) -> list[dict]:
+    """The paper's frozen-probe protocol: fit every head on fresh training draws, score on the test draws.
+
+    Records look like {"metric": "top1", "representation": "z_agg", "m_val": 3, "value": 85.1,
+    "train_value": 88.0, ...}; ``m_val`` is None for encoder/pair probes. The test split is read only
+    after every head is fitted.
     """
-    specs = get_probe_specs(dataset, action_kind)
-    m_vals = list(cfg.m_val) if method.aggregates_sequences else []
-    train = extract_features(method, train_batches, m_vals, device)
-    test = extract_features(method, test_batches, m_vals, device)
-    return evaluate_probes(train, test, specs, cfg, device, seed)
+    device = torch.device(device)
+    first = sampler.draw(0)
+    heads = build_heads(first, specs, cfg, device, seed)
+    train_heads(sampler, heads, cfg.batch_size, device, seed, first)
+    test = sampler.test()
+    records = []
+    for h in heads:
+        y_test = _target(h.spec, test).to(device)
+        value = score(predict(h.module, test[h.key].to(device)), y_test)
+        records.append({"metric": h.spec.metric, "representation": h.spec.features, "m_val": h.m_val,
+                        "value": value, "train_value": h.train_value, "head": h.spec.head,
+                        "epochs": h.epochs, "n_train": len(first[h.key]), "n_test": len(y_test)})
+        log.info("probe %s on %s: %.4f (train %.4f)", h.spec.metric, h.key, value, h.train_value)
+    return records

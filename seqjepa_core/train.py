@@ -3,8 +3,9 @@
 Outputs of one run directory (declared to Snakemake): ``checkpoint.pt`` (final weights + run config),
 ``metrics.csv`` (one row per epoch), ``config.json`` (the resolved run config) and ``provenance.json``
 (the hardware, package versions and git commit it ran with). Resume state lives in ``state/last.pt``,
-which Snakemake does not know about and therefore never deletes before a re-run; it is removed once the
-run has finished, so a forced re-run starts from scratch.
+which Snakemake does not know about and therefore never deletes before a re-run; it is removed only after
+every output is written, so a forced re-run of a finished run starts from scratch while a job killed during
+its final writes reruns in seconds. Everything loads with ``weights_only=True``.
 """
 
 from __future__ import annotations

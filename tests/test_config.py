@@ -1,10 +1,11 @@
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from seqjepa_core.config import ConfigError, RunConfig, load_config
+from seqjepa_core.config import ConfigError, ProbeConfig, RunConfig, TrainConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def test_paper_and_demo_configs_validate(paper):
     (lambda c: c["experiments"]["3diebench"]["train"].update(epochs="many"),
      r"experiments.3diebench.train.epochs: expected an integer"),
     (lambda c: c["experiments"]["3diebench"]["probe"].update(m_val=[0]),
-     r"experiments.3diebench.probe.m_val: must be positive"),
+     r"experiments.3diebench.probe.m_val\[0\]: must be positive"),
     (lambda c: c["tables"]["3diebench"]["rows"][8].update(m_val=7),
      r"tables.3diebench.rows\[8\].m_val: 7 is not one of \[1, 3, 5\]"),
     (lambda c: c["datasets"]["3diebench"].update(source="ftp"),
@@ -65,3 +66,186 @@ def test_bad_config_names_the_key(paper, mutate, message):
     mutate(paper)
     with pytest.raises(ConfigError, match=message):
         load_config(paper)
+
+
+def variant(c, method="seqjepa", name="mtr1"):
+    return c["experiments"]["3diebench"]["runs"][method][name]
+
+
+def train_of(c):
+    return c["experiments"]["3diebench"]["train"]
+
+
+# Every numeric and enumerated key is checked, with its type (a boolean is not a number).
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: train_of(c).update(epochs=True), r"experiments.3diebench.train.epochs: expected an integer, got True"),
+    (lambda c: train_of(c).update(lr=True), r"experiments.3diebench.train.lr: expected a number, got True"),
+    (lambda c: train_of(c).update(batch_size=0), r"experiments.3diebench.train.batch_size: must be positive, got 0"),
+    (lambda c: train_of(c).update(batch_size=-4), r"train.batch_size: must be positive"),
+    (lambda c: train_of(c).update(log_every=0), r"train.log_every: must be positive"),
+    (lambda c: train_of(c).update(checkpoint_every=0), r"train.checkpoint_every: must be positive"),
+    (lambda c: train_of(c).update(warmup_epochs=-1), r"train.warmup_epochs: must be >= 0"),
+    (lambda c: train_of(c).update(num_workers=-1), r"train.num_workers: must be >= 0"),
+    (lambda c: train_of(c).update(lr=0), r"train.lr: must be positive"),
+    (lambda c: train_of(c).update(lr=float("nan")), r"train.lr: must be a finite number"),
+    (lambda c: train_of(c).update(weight_decay=-1e-3), r"train.weight_decay: must be >= 0"),
+    (lambda c: train_of(c).update(final_lr=-1.0), r"train.final_lr: must be >= 0"),
+    (lambda c: train_of(c).update(optimizer="sgd"), r"train.optimizer: 'sgd' is not one of \['adam', 'adamw'\]"),
+    (lambda c: train_of(c).update(schedule="step"), r"train.schedule: 'step' is not one of"),
+    (lambda c: train_of(c).update(after_warmup="linear"), r"train.after_warmup: 'linear' is not one of"),
+    (lambda c: train_of(c).update(compile=1), r"train.compile: expected true/false, got 1"),
+    (lambda c: c["experiments"]["3diebench"]["probe"].update(batch_size=0), r"probe.batch_size: must be positive"),
+    (lambda c: c["experiments"]["3diebench"]["probe"].update(lr=-1.0), r"probe.lr: must be positive"),
+    (lambda c: c["experiments"]["3diebench"]["probe"].update(epochs=True), r"probe.epochs: expected an integer"),
+    (lambda c: c["experiments"]["3diebench"].update(img_size=True), r"3diebench.img_size: expected an integer"),
+    (lambda c: c["experiments"]["3diebench"].update(img_size=0), r"3diebench.img_size: must be positive"),
+    (lambda c: c["experiments"]["3diebench"].update(seeds=[0, -1]), r"3diebench.seeds\[1\]: must be >= 0"),
+    (lambda c: c["experiments"]["3diebench"].update(seeds=[]), r"3diebench.seeds: needs at least one seed"),
+    (lambda c: variant(c).update(m_tr=True), r"runs.seqjepa.mtr1.m_tr: expected an integer, got True"),
+    (lambda c: variant(c).update(epochs=-1), r"runs.seqjepa.mtr1.epochs: must be >= 0"),
+    (lambda c: variant(c).update(train={"batch_size": 0}), r"runs.seqjepa.mtr1.train.batch_size: must be positive"),
+    (lambda c: variant(c).update(train={"optimizer": "sgd"}), r"runs.seqjepa.mtr1.train.optimizer: 'sgd' is not one of"),
+    (lambda c: variant(c).update(train={"epochs": True}), r"runs.seqjepa.mtr1.train.epochs: expected an integer"),
+    (lambda c: variant(c).update(params={"condition_predictor": 1}),
+     r"runs.seqjepa.mtr1.params.condition_predictor: expected true/false, got 1"),
+    (lambda c: variant(c).update(params={"ema_base": 1.5}), r"runs.seqjepa.mtr1.params.ema_base: must be <= 1"),
+    (lambda c: variant(c).update(params={"num_heads": 0}), r"runs.seqjepa.mtr1.params.num_heads: must be positive"),
+    (lambda c: variant(c).update(params={"action_embed_dim": True}), r"params.action_embed_dim: expected an integer"),
+    (lambda c: variant(c, "simclr", "default").update(params={"temperature": 0}),
+     r"runs.simclr.default.params.temperature: must be positive"),
+    (lambda c: variant(c, "simclr", "default").update(params={"temperature": "hot"}),
+     r"runs.simclr.default.params.temperature: expected a number"),
+    (lambda c: variant(c, "simclr", "default").update(params={"projector_dims": [64, 0]}),
+     r"runs.simclr.default.params.projector_dims\[1\]: must be positive"),
+    (lambda c: variant(c, "vicreg", "default").update(params={"lam_cov": -1.0}),
+     r"runs.vicreg.default.params.lam_cov: must be >= 0"),
+    (lambda c: c["resources"]["pretrain"].update(mem_mb=0), r"resources.pretrain.mem_mb: must be positive"),
+    (lambda c: c["resources"]["pretrain"].update(gpus=-1), r"resources.pretrain.gpus: must be >= 0"),
+    (lambda c: c["datasets"]["3diebench"].update(synthetic={"classes": 0}),
+     r"datasets.3diebench.synthetic.classes: must be positive"),
+    (lambda c: c["tables"]["3diebench"]["rows"][0].update(method="simclrr"), r"tables.3diebench.rows\[0\].method"),
+    (lambda c: c["figures"]["3diebench_tradeoff"].update(kind="bars"), r"figures.3diebench_tradeoff.kind: 'bars'"),
+])
+def test_every_number_and_choice_is_validated(paper, mutate, message):
+    mutate(paper)
+    with pytest.raises(ConfigError, match=message):
+        load_config(paper)
+
+
+HIGH = "3diebench-high-compute"
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: c["experiments"]["3diebench"]["runs"]["simclr"].update(tproj={"params": {"projector": "conv"}}),
+     r"experiments.3diebench.runs.simclr.tproj.params.projector: 'conv' is not one of \['mlp', 'transformer'\]"),
+    (lambda c: c["experiments"][HIGH]["resources"]["pretrain"].update(gpus=-1),
+     rf"experiments.{HIGH}.resources.pretrain.gpus: must be >= 0, got -1"),
+    (lambda c: c["experiments"][HIGH]["resources"].update(train={"gpus": 2}),
+     rf"experiments.{HIGH}.resources: 'train' is not one of \['pretrain', 'probe'\]"),
+    (lambda c: c["experiments"][HIGH]["resources"]["pretrain"].update(gpu=4),
+     rf"experiments.{HIGH}.resources.pretrain: unknown key\(s\) \['gpu'\]"),
+    (lambda c: c["resources"]["probe"].update(mem_mb=0), r"resources.probe.mem_mb: must be positive"),
+    (lambda c: c["experiments"]["3diebench"]["runs"]["seqjepa"]["released-mtr3"]["released"].update(repo="seq-JEPA"),
+     r"runs.seqjepa.released-mtr3.released.repo: expected 'owner/name', got 'seq-JEPA'"),
+    (lambda c: c["experiments"]["3diebench"]["runs"]["seqjepa"]["released-mtr3"]["released"].update(filename=" "),
+     r"runs.seqjepa.released-mtr3.released.filename: must not be empty"),
+    (lambda c: c["experiments"]["3diebench"]["runs"]["seqjepa"]["released-mtr3"]["released"].pop("filename"),
+     r"runs.seqjepa.released-mtr3.released.filename: missing required key"),
+    (lambda c: c["experiments"]["3diebench"]["runs"]["seqjepa"]["released-mtr3"].update(seeds=[]),
+     r"runs.seqjepa.released-mtr3.seeds: needs at least one seed"),
+    (lambda c: c["tables"]["3diebench_high_compute"].update(in_all="no"),
+     r"tables.3diebench_high_compute.in_all: expected true/false"),
+])
+def test_bad_released_projector_and_resource_config_names_the_key(paper, mutate, message):
+    mutate(paper)
+    with pytest.raises(ConfigError, match=message):
+        load_config(paper)
+
+
+def test_zero_where_zero_means_something(paper):
+    """0 epochs (random-init reference), 0 GPUs (CPU jobs), 0 loss weights and dropout (ablations) are valid."""
+    variant(paper).update(epochs=0, params={"dropout": 0.0})
+    variant(paper, "vicreg", "default").update(params={"lam_cov": 0.0})
+    paper["resources"]["probe"].update(gpus=0)
+    cfg = load_config(paper)
+    assert cfg.run_config("3diebench", "seqjepa", "mtr1", 0).train.epochs == 0
+
+
+def test_every_variant_override_reaches_the_resolved_run(paper):
+    paper["experiments"]["3diebench"]["runs"]["seqjepa"]["custom"] = {
+        "m_tr": 2, "params": {"action_embed_dim": 16, "condition_predictor": False},
+        "train": {"lr": 0.5, "batch_size": 7, "after_warmup": "constant", "optimizer": "adam"}}
+    paper["experiments"]["3diebench"]["runs"]["seqjepa"]["short"] = {"m_tr": 3, "epochs": 0, "train": {"epochs": 9}}
+    cfg = load_config(paper)
+    run = cfg.run_config("3diebench", "seqjepa", "custom", 2)
+    assert (run.m_tr, run.seed, run.variant) == (2, 2, "custom")
+    assert run.params == {"action_embed_dim": 16, "condition_predictor": False}
+    base = cfg.experiments["3diebench"].train
+    assert run.train == dataclasses.replace(base, lr=0.5, batch_size=7, after_warmup="constant", optimizer="adam")
+    short = cfg.run_config("3diebench", "seqjepa", "short", 0)
+    assert short.train.epochs == 0 and short.m_tr == 3           # the epochs shortcut wins over train.epochs
+    assert cfg.run_config("3diebench", "seqjepa", "mtr3-random", 0).train.epochs == 0  # the reference row
+    assert RunConfig.from_json(run.to_json()) == run
+
+
+def changed(value):
+    """A different value of the same type."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, tuple):
+        return value + value[:1]
+    if isinstance(value, dict):
+        return {**value, "extra": 1}
+    if value is None:
+        return "set"
+    raise TypeError(value)
+
+
+def test_fingerprint_changes_with_every_field_that_changes_training():
+    run = RunConfig("3diebench", "seqjepa", "mtr3", 0, "3diebench", "rotation", 128, 64, False, 3, {},
+                    TrainConfig(), ProbeConfig())
+    base = run.fingerprint()
+    for f in dataclasses.fields(TrainConfig):
+        other = dataclasses.replace(run, train=dataclasses.replace(run.train, **{f.name: changed(getattr(run.train, f.name))}))
+        if f.name in ("num_workers", "log_every"):   # how fast, not what: a resume may change them
+            assert other.fingerprint() == base, f.name
+        else:
+            assert other.fingerprint() != base, f.name
+    for f in dataclasses.fields(RunConfig):
+        if f.name in ("train", "probe"):
+            continue
+        other = dataclasses.replace(run, **{f.name: changed(getattr(run, f.name))})
+        assert other.fingerprint() != base, f.name
+    # probing happens after training: the probe protocol never invalidates a training state
+    assert dataclasses.replace(run, probe=ProbeConfig(epochs=7)).fingerprint() == base
+
+def test_experiment_resources_released_runs_and_tables_outside_all(paper):
+    with pytest.warns(UserWarning, match=r"released-mtr3.released.revision: 'main' is not a commit"):
+        cfg = load_config(paper)
+    high = cfg.job_resources(HIGH, "pretrain")
+    assert high.gpus == 4 and high.mem_mb == cfg.resources["pretrain"].mem_mb  # only gpus overridden
+    assert cfg.job_resources(HIGH, "probe") == cfg.resources["probe"] == cfg.job_resources("3diebench", "probe")
+    run = cfg.run_config(HIGH, "seqjepa", "mtr3", 0)
+    assert (run.img_size, run.train.epochs, run.train.batch_size) == (256, 2000, 1024)
+    assert not cfg.tables["3diebench_high_compute"].in_all and cfg.tables["3diebench"].in_all
+    assert cfg.seeds("3diebench", "seqjepa", "released-mtr3") == (0,)
+    assert cfg.seeds("3diebench", "seqjepa", "mtr3") == (0, 1, 2)
+    assert cfg.released("3diebench", "seqjepa", "released-mtr3").filename == "3diebench/rot_mtr3.pth"
+    assert cfg.released("3diebench", "seqjepa", "mtr3") is None
+    assert [k for k in cfg.run_keys("3diebench") if k[2] == "released-mtr3"] == [("3diebench", "seqjepa", "released-mtr3", 0)]
+    tproj = cfg.run_config("3diebench", "byol-cond", "tproj", 0)
+    assert tproj.params == {"projector": "transformer"} and tproj.train.optimizer == "adamw"
+    assert (tproj.train.lr, tproj.train.weight_decay, tproj.train.schedule) == (4e-4, 1e-3, "warmup_cosine")
+
+
+def test_a_variant_removed_by_an_override_takes_its_table_rows_along(paper):
+    demo = load_config(merged(paper, yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())))
+    labels = [r.label for r in demo.tables["3diebench"].rows]
+    assert "SimCLR" in labels and not any(l.startswith("released") for l in labels)
+    paper["tables"]["3diebench"]["rows"].append({"label": "typo", "method": "seqjepa", "variant": "mtr33", "m_val": 3})
+    with pytest.raises(ConfigError, match=r"tables.3diebench.rows\[\d+\].variant: 'mtr33' is not one of"):
+        load_config(paper)  # a row on a variant that never existed is still an error

@@ -25,18 +25,43 @@ def test_dry_run_all_is_the_whole_paper_dag():
     res = dry_run("all")
     assert res.returncode == 0, res.stderr
     counts = job_counts(res.stdout + res.stderr)
-    # 3DIEBench: 9 seq-JEPA variants + 8 baselines, rot+colour: 5 runs; 3 seeds each
+    # 3DIEBench: 9 seq-JEPA variants + 8 baselines + 6 transformer-projector baselines (Table 8),
+    # rot+colour: 5 runs; 3 seeds each; plus one released checkpoint per experiment, probed, not trained.
+    # The high-compute regime (Table 11) is outside `all`.
     assert counts["download_3diebench"] == 1 and counts["index_3diebench"] == 2
-    assert counts["pretrain"] == counts["probe"] == 3 * (9 + 8 + 5)
-    assert counts["table"] == 3 and counts["figure"] == 1
+    assert counts["pretrain"] == 3 * (9 + 8 + 6 + 5) and counts["probe"] == counts["pretrain"] + 2
+    assert counts["download_released"] == counts["import_released"] == 2
+    assert counts["table"] == 4 and counts["figure"] == 1
 
 
 def test_one_table_schedules_only_what_it_needs():
     res = dry_run("results/tables/3diebench.csv")
     assert res.returncode == 0, res.stderr
     counts = job_counts(res.stdout + res.stderr)
-    # Table 1: 8 baselines + seq-JEPA mtr1, mtr3, mtr3-noact, mtr3-random; 3 seeds; no figure, no rot+colour
-    assert counts["pretrain"] == counts["probe"] == 3 * 12 and counts["table"] == 1 and "figure" not in counts
+    # Table 1: 8 baselines + seq-JEPA mtr1, mtr3, mtr3-noact, mtr3-random; 3 seeds; no figure, no rot+colour;
+    # and the released checkpoint: downloaded, imported and probed (one model), never trained
+    assert counts["pretrain"] == 3 * 12 and counts["probe"] == 3 * 12 + 1
+    assert counts["download_released"] == counts["import_released"] == 1
+    assert counts["table"] == 1 and "figure" not in counts
+
+
+def job_resources(out: str, rule: str) -> list[str]:
+    """The `resources:` line of every job of ``rule`` in a (non-quiet) dry run's output."""
+    return re.findall(rf"^rule {rule}:\n(?:    .*\n)*?    resources: (.*)$", out, re.M)
+
+
+def test_table8_and_table11_targets_dry_run_with_their_resources():
+    res = dry_run("results/tables/3diebench_transformer_projector.csv")
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    assert counts["pretrain"] == counts["probe"] == 3 * 6 and counts["table"] == 1
+    res = subprocess.run(SNAKEMAKE + ["outside_all", "-n", "-p"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    pretrain = job_resources(res.stdout, "pretrain")
+    # SIE, SimCLR, EquiMod, seq-JEPA (1,1) and (3,3): one run each, 4 GPUs per run; probes on one GPU
+    assert len(pretrain) == 5 and all("gpu=4," in r for r in pretrain), pretrain
+    assert all("gpu=1," in r for r in job_resources(res.stdout, "probe"))
+    assert "--nproc_per_node 4" in res.stdout and "3diebench_high_compute.csv" in res.stdout
 
 
 def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path):

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         raise SystemExit(f"nothing downloaded from {args.repo_type} {args.repo_id} (patterns {args.pattern})")
     write_marker(args.dest, {"repo": f"{args.repo_type}s/{args.repo_id}", "revision": args.revision or "main",
-                             "commit": commit, "files": [str(f.relative_to(args.dest)) for f in files]})
+                             "commit": commit, "files": [str(f.resolve().relative_to(args.dest.resolve())) for f in files]})
     return 0
 
 

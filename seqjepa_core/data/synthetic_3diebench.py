@@ -390,28 +390,32 @@ def render_view(parts: list[Part], angles: np.ndarray, floor_hue: float, spot_th
     return render_views(parts, lat, size, supersample)[0]
 
 
-def sample_latents(rng: np.random.Generator, num_views: int) -> np.ndarray:
+def sample_latents(rng: np.random.Generator, num_views: int,
+                   rotation_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
     """[num_views, 7] factors in 3DIEBench's ranges: rotations (-pi/2, pi/2), hues [0, 1), spot theta [0, pi/4],
-    spot phi [0, 2 pi)."""
-    return np.concatenate([rng.uniform(-np.pi / 2, np.pi / 2, (num_views, 3)), rng.uniform(0, 1, (num_views, 1)),
+    spot phi [0, 2 pi). ``rotation_scale`` narrows each rotation axis to ``scale * (-pi/2, pi/2)`` (a demo
+    option: 3DIEBench itself is (1, 1, 1)); the random stream is the same whatever the scale."""
+    rot = rng.uniform(-np.pi / 2, np.pi / 2, (num_views, 3)) * np.asarray(rotation_scale, dtype=float)
+    return np.concatenate([rot, rng.uniform(0, 1, (num_views, 1)),
                            rng.uniform(0, np.pi / 4, (num_views, 1)), rng.uniform(0, 2 * np.pi, (num_views, 1)),
                            rng.uniform(0, 1, (num_views, 1))], axis=1)
 
 
-def render_object(builder_index: int, seed: list[int], num_views: int, image_size: int
+def render_object(builder_index: int, seed: list[int], num_views: int, image_size: int,
+                  rotation_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
                   ) -> tuple[str, list[Image.Image], np.ndarray]:
     """Object id (32 hex), its views and latents [num_views, 7], all from one seed."""
     rng = np.random.default_rng(seed)
     object_id = rng.bytes(16).hex()
     parts = _normalise(CLASSES[builder_index][2](rng))
-    latents = sample_latents(rng, num_views)
+    latents = sample_latents(rng, num_views, rotation_scale)
     images = [Image.fromarray(img) for img in render_views(parts, latents, image_size)]
     return object_id, images, latents
 
 
-def _write_object(args: tuple[str, str, int, list[int], int, int]) -> str:
-    root, synset, builder_index, seed, num_views, image_size = args
-    object_id, images, latents = render_object(builder_index, seed, num_views, image_size)
+def _write_object(args: tuple[str, str, int, list[int], int, int, tuple[float, float, float]]) -> str:
+    root, synset, builder_index, seed, num_views, image_size, rotation_scale = args
+    object_id, images, latents = render_object(builder_index, seed, num_views, image_size, rotation_scale)
     folder = Path(root) / synset / object_id
     folder.mkdir(parents=True, exist_ok=True)
     for i, (img, lat) in enumerate(zip(images, latents)):
@@ -433,14 +437,19 @@ def _worker_init() -> None:
 
 def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes: int = 5,
              objects_per_class_train: int = 40, objects_per_class_val: int = 10, image_size: int = 64,
-             num_views: int = 50, seed: int = 0, workers: int | None = None) -> dict[str, list[str]]:
+             num_views: int = 50, seed: int = 0, workers: int | None = None,
+             rotation_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> dict[str, list[str]]:
     """Write the miniature dataset and its four split files; returns {"train": paths, "val": paths}.
+
+    ``rotation_scale`` narrows the rotation range per axis (x, y, z); see ``sample_latents``.
 
     A previous output in ``root`` (recognised by its marker file) is replaced, so no stale synset folder can
     shift the sorted-synset labels; any other non-empty ``root`` is refused rather than touched.
     """
     if not 1 <= num_classes <= len(CLASSES):
         raise ValueError(f"num_classes must be in 1..{len(CLASSES)}, got {num_classes}")
+    if len(rotation_scale) != 3 or not all(0 < r <= 1 for r in rotation_scale):
+        raise ValueError(f"rotation_scale must be three numbers in (0, 1], got {rotation_scale}")
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         if not (root / MARKER).exists():
@@ -454,7 +463,8 @@ def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes
     jobs: dict[str, list] = {"train": [], "val": []}
     for k, (synset, _, _) in enumerate(classes):
         for s, (split, n) in enumerate(per_split.items()):
-            jobs[split] += [(str(root), synset, k, [seed, k, s, j], num_views, image_size) for j in range(n)]
+            jobs[split] += [(str(root), synset, k, [seed, k, s, j], num_views, image_size,
+                            tuple(rotation_scale)) for j in range(n)]
     workers = workers or min(os.cpu_count() or 1, 8)
     all_jobs = jobs["train"] + jobs["val"]
     if workers > 1 and len(all_jobs) > 4:

@@ -104,7 +104,7 @@ def test_label_breaking_sorted_synset_rule_is_rejected(copy):
         T.build_index(copy / "root", copy / "splits", "train")
 
 
-def test_write_index_is_atomic_and_round_trips(pristine, tmp_path):
+def test_write_index_is_atomic_and_round_trips(pristine, tmp_path, monkeypatch):
     index = T.build_index(pristine / "root", pristine / "splits", "train")
     out = tmp_path / "idx" / "train.npz"
     T.write_index(index, out)
@@ -113,6 +113,18 @@ def test_write_index_is_atomic_and_round_trips(pristine, tmp_path):
     assert back.keys() == index.keys()
     for k in index:
         np.testing.assert_array_equal(back[k], index[k])
+    # A job killed while writing a new version (here: the writer dies half-way) leaves the old index whole.
+    def dies_half_way(f, **arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        T.write_index({"labels": np.zeros(3)}, out)
+    monkeypatch.undo()
+    again = T.load_index(out)
+    for k in index:
+        np.testing.assert_array_equal(again[k], index[k])
 
 
 # ------------------------------------------------------------------------------------------ dataset

@@ -49,7 +49,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 def test_gathered_losses_match_single_process(tmp_path):
     assert not distributed.is_distributed() and distributed.world_size() == 1 and distributed.rank() == 0
     mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
-    per_rank = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+    per_rank = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     for name in CASES:
         ref_loss, ref_grads = loss_and_grads(name, global_inputs(name))
         for r, results in enumerate(per_rank):

@@ -1,0 +1,150 @@
+"""Mutation testing of the core modules with mutmut, one module group at a time (`make mutate`).
+
+Each group is mutated in its own copy of the checkout (``results/mutation/<group>/``, so mutmut's
+``mutants/`` directories and caches never mix) and runs only its own test files: a mutant of
+``schedules.py`` is judged by the schedule tests, not by a 20-second training run. mutmut then runs, for
+each mutant, the tests of that group that execute the mutated function.
+
+    python tools/mutate.py                      # every group, every mutant (hours on 2 cores)
+    python tools/mutate.py --sample 40 core     # a seeded sample of 40 mutants per module of group "core"
+
+Writes ``results/mutation/summary.tsv`` (killed / tested per module) and ``survivors.txt`` (each surviving
+mutant's diff), which docs/mutation.md reviews. Runs mutmut with one worker unless ``--jobs`` says more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "results" / "mutation"
+
+# group -> (modules mutated, test files judging them)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "core": (["seqjepa_core/losses.py", "seqjepa_core/methods/*", "seqjepa_core/geometry.py",
+              "seqjepa_core/ema.py", "seqjepa_core/schedules.py"],
+             ["tests/methods", "tests/test_geometry.py", "tests/test_schedules.py"]),
+    "config": (["seqjepa_core/config.py"], ["tests/test_config.py"]),
+    "tables": (["seqjepa_core/tables.py"], ["tests/test_tables.py"]),
+    "download": (["seqjepa_core/download.py"], ["tests/test_download.py"]),
+    "train": (["seqjepa_core/train.py"], ["tests/test_train.py"]),
+    "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py"], ["tests/test_probes.py"]),
+}
+KILLED = {"killed", "caught by type check"}
+
+
+def toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+
+def prepare(group: str, jobs: int) -> Path:
+    """A fresh copy of the checkout (tracked and untracked, not ignored) with the group's mutmut config."""
+    modules, tests = GROUPS[group]
+    work = OUT / group
+    shutil.rmtree(work, ignore_errors=True)
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
+                           capture_output=True, text=True).stdout.split()
+    for f in files:
+        if (REPO / f).is_file():
+            (work / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, work / f)
+    pyproject = (work / "pyproject.toml").read_text()
+    section = (f'[tool.mutmut]\nsource_paths = ["seqjepa_core"]\nonly_mutate = {toml_list(modules)}\n'
+               f'also_copy = ["config.yaml", "config", "workflow_scripts", "rules", "Snakefile", "slurm"]\n'
+               f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]\n'
+               f'pytest_add_cli_args_test_selection = {toml_list(tests)}\n'
+               f'process_isolation = "forkserver"\n')
+    pyproject = re.sub(r"\[tool\.mutmut\][^\[]*", section, pyproject, flags=re.S)
+    (work / "pyproject.toml").write_text(pyproject)
+    return work
+
+
+def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # mutmut puts mutants/ on the path
+    env.setdefault("OMP_NUM_THREADS", "1")
+    exe = Path(sys.executable).with_name("mutmut")
+    return subprocess.run([str(exe), *args], cwd=work, env=env, capture_output=True, text=True)
+
+
+def statuses(work: Path) -> dict[str, str]:
+    out = mutmut(work, "results", "--all", "true").stdout
+    return dict(re.findall(r"^\s+(\S+): (.+)$", out, flags=re.M))
+
+
+def module_of(mutant: str) -> str:
+    return mutant.split(".x_")[0].split(".xǁ")[0]
+
+
+def run_group(group: str, sample: int | None, seed: int, jobs: int) -> dict[str, str]:
+    work = prepare(group, jobs)
+    started = time.time()
+    names: list[str] = []
+    if sample:
+        # Generate the mutants and the test statistics without testing any mutant, then draw the sample.
+        mutmut(work, "run", "--max-children", str(jobs), "no-such-mutant")
+        by_module = collections.defaultdict(list)
+        for name in statuses(work):
+            by_module[module_of(name)].append(name)
+        rng = random.Random(seed)
+        for mod, mutants in sorted(by_module.items()):
+            names += rng.sample(sorted(mutants), min(sample, len(mutants)))
+    proc = mutmut(work, "run", "--max-children", str(jobs), *names)
+    (work / "mutmut-run.log").write_text(proc.stdout[-20000:] + proc.stderr[-20000:])
+    result = statuses(work)
+    if names:
+        result = {n: result[n] for n in names if n in result}
+    print(f"{group}: {len(result)} mutants in {time.time() - started:.0f} s", flush=True)
+    return result
+
+
+def write_report(results: dict[str, str], group_of: dict[str, str]) -> None:
+    rows = collections.defaultdict(collections.Counter)
+    for name, status in results.items():
+        rows[module_of(name)][status] += 1
+    lines = ["group\tmodule\tkilled\ttested\tsurvived\tother\tkilled_pct"]
+    for mod in sorted(rows):
+        c = rows[mod]
+        killed, survived = sum(c[s] for s in KILLED), c["survived"]
+        tested = sum(c.values()) - c["not checked"]
+        lines.append(f"{group_of[mod]}\t{mod}\t{killed}\t{tested}\t{survived}\t{tested - killed - survived}\t"
+                     f"{100 * killed / max(1, tested):.1f}")
+    (OUT / "summary.tsv").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("groups", nargs="*", metavar="GROUP", help=f"module groups: {', '.join(GROUPS)} (default: all)")
+    ap.add_argument("--sample", type=int, default=None, help="mutants drawn per module (default: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="mutmut worker processes")
+    args = ap.parse_args()
+    unknown = sorted(set(args.groups) - set(GROUPS))
+    if unknown:
+        ap.error(f"unknown group(s) {unknown}; valid: {list(GROUPS)}")
+    args.groups = args.groups or list(GROUPS)
+    OUT.mkdir(parents=True, exist_ok=True)
+    results, group_of, survivors = {}, {}, []
+    for group in args.groups:
+        res = run_group(group, args.sample, args.seed, args.jobs)
+        results.update(res)
+        group_of.update({module_of(n): group for n in res})
+        for name, status in sorted(res.items()):
+            if status not in KILLED:
+                diff = mutmut(OUT / group, "show", name).stdout
+                survivors.append(f"## {status}: {name}\n{diff}\n")
+        write_report(results, group_of)
+        (OUT / "survivors.txt").write_text("\n".join(survivors))
+
+
+if __name__ == "__main__":
+    main()
