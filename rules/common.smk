@@ -93,18 +93,23 @@ def experiment_category(experiment):
     return get_dataset_info(CFG.experiments[experiment].dataset).report_category
 
 
+def report_tables():
+    """The table CSVs of `all` that the report renders: name -> (experiment, paper tables compared with)."""
+    return {t: (CFG.tables[t].experiment, CFG.tables[t].paper_tables) for t in tables_in_all()}
+
+
 def table_category(table):
-    return experiment_category(CFG.tables[table].experiment)
+    return experiment_category(report_tables()[table][0])
 
 
 def figure_category(figure):
-    return table_category(CFG.figures[figure].table)
+    return experiment_category(CFG.tables[CFG.figures[figure].table].experiment)
 
 
 def report_artefacts():
     """Every table, figure and training-curve figure, grouped by the report's category, in page order."""
     arts = ([dict(category=table_category(t), subcategory="tables", title=t, path=f"{RESULTS}/tables/{t}.csv")
-             for t in tables_in_all()]
+             for t in report_tables()]
             + [dict(category=figure_category(f), subcategory="figures", title=f,
                     path=f"{RESULTS}/figures/{f}.png") for f in CFG.figures]
             + [dict(category=experiment_category(e), subcategory="training", title=e,
@@ -114,7 +119,7 @@ def report_artefacts():
 
 
 def report_targets():
-    return ([f"{RESULTS}/tables/{t}.html" for t in tables_in_all()]
+    return ([f"{RESULTS}/tables/{t}.html" for t in report_tables()]
             + [a["path"] for a in report_artefacts() if a["subcategory"] == "training"]
             + [f"{RESULTS}/provenance.html", f"{RESULTS}/overview.html"])
 

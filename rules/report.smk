@@ -11,8 +11,8 @@ rule report_table:
         report(f"{RESULTS}/tables/{{table}}.html", caption="../report/table.rst",
                category=lambda w: table_category(w.table), subcategory="tables", labels={"table": "{table}"}),
     params:
-        experiment=lambda w: CFG.tables[w.table].experiment,
-        paper_tables=lambda w: " ".join(CFG.tables[w.table].paper_tables) or "none",
+        experiment=lambda w: report_tables()[w.table][0],
+        paper_tables=lambda w: " ".join(report_tables()[w.table][1]) or "none",
     log:
         f"{RESULTS}/logs/report_table_{{table}}.log",
     conda:
