@@ -29,17 +29,33 @@ from seqjepa_core.provenance import run_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FIXTURE = {
-    "experiments": {"3diebench": {"seeds": [0, 1], "runs": {
-        "seqjepa": {"mtr3": None, "mtr3-noact": None},
-        **{m: {"default": None} for m in ("byol", "vicreg", "vicreg-traj", "simclr-equimod", "sie",
-                                          "byol-cond")}}}},
-    "tables": {"3diebench": {"rows": [
-        {"label": "SimCLR", "method": "simclr"}, {"label": "SEN", "method": "sen"},
+KEEP_RUNS = {("simclr", "default"), ("sen", "default"), ("seqjepa", "mtr1"), ("seqjepa", "mtr3-random")}
+ROWS = [{"label": "SimCLR", "method": "simclr"}, {"label": "SEN", "method": "sen"},
         {"label": "seq-JEPA (1, 1)", "method": "seqjepa", "variant": "mtr1", "m_val": 1},
         {"label": "seq-JEPA (1, 3)", "method": "seqjepa", "variant": "mtr1", "m_val": 3},
-        {"label": "random init (3, 3)", "method": "seqjepa", "variant": "mtr3-random", "m_val": 3}]}},
-}
+        {"label": "random init (3, 3)", "method": "seqjepa", "variant": "mtr3-random", "m_val": 3}]
+
+
+def fixture_override(raw: dict, base: Path) -> dict:
+    """The demo config cut down to Table 1 with four runs of two seeds, everything else removed (null)."""
+    def others(section, keep):
+        return {k: None for k, v in (raw.get(section) or {}).items() if v is not None and not keep(k, v)}
+
+    runs = raw["experiments"]["3diebench"]["runs"]
+    override = {"results_dir": str(base / "results"),
+                "datasets": {**others("datasets", lambda k, v: False),
+                             "3diebench": {"root": str(base / "data"), "splits_dir": str(base / "splits")}},
+                "experiments": {**others("experiments", lambda k, v: False), "3diebench": {
+                    "seeds": [0, 1], "runs": {m: {v: None for v in vs if (m, v) not in KEEP_RUNS}
+                                              for m, vs in runs.items()}}},
+                "tables": {**others("tables", lambda k, v: False), "3diebench": {"rows": ROWS}},
+                "figures": others("figures", lambda k, v: v.get("table") == "3diebench")}
+    for section, entries in raw.items():  # other settings' sections that point at experiments
+        if section not in override and isinstance(entries, dict):
+            dropped = others(section, lambda k, v: not (isinstance(v, dict) and "experiment" in v))
+            if dropped:
+                override[section] = dropped
+    return override
 
 
 def _touch_in_order(paths, start):
@@ -76,13 +92,13 @@ def fake_run(run, out: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def report_zip(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("report")
-    fixture = {**FIXTURE, "results_dir": str(base / "results"),
-               "datasets": {"3diebench": {"root": str(base / "data"), "splits_dir": str(base / "splits")}}}
     configfiles = [REPO / "config.yaml", REPO / "config" / "demo.yaml", base / "fixture.yaml"]
-    (base / "fixture.yaml").write_text(yaml.safe_dump(fixture))
     raw = {}
-    for f in configfiles:
+    for f in configfiles[:2]:
         update_config(raw, yaml.safe_load(f.read_text()))
+    override = fixture_override(raw, base)
+    (base / "fixture.yaml").write_text(yaml.safe_dump(override))
+    update_config(raw, override)
     cfg = load_config(raw)
     results = Path(cfg.results_dir)
     upstream = [base / "data" / ".complete"] + [results / "index" / "3diebench" / f"{s}.npz" for s in ("train", "val")]
