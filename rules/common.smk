@@ -76,12 +76,17 @@ def tables_in_all():
     return [t for t, table in CFG.tables.items() if table.in_all]
 
 
+def experiments_outside_all():
+    """Experiments only tables with `in_all: false` use (e.g. the high-compute regime): not trained by `all`."""
+    used = {t.experiment for t in CFG.tables.values() if t.in_all}
+    return {t.experiment for t in CFG.tables.values() if not t.in_all} - used
+
+
 def trained_run_dirs(experiment):
-    """The runs `all` trains here for an experiment: rows of its tables in `all`, released weights excluded."""
-    runs = dict.fromkeys((row.method, row.variant) for t in tables_in_all()
-                         if CFG.tables[t].experiment == experiment for row in CFG.tables[t].rows)
-    return [run_dir(experiment, m, v, s) for (m, v) in runs if CFG.released(experiment, m, v) is None
-            for s in CFG.seeds(experiment, m, v)]
+    """The runs `all` trains here for an experiment: all configured ones, released weights excluded."""
+    if experiment in experiments_outside_all():
+        return []
+    return [run_dir(*key) for key in CFG.run_keys(experiment) if CFG.released(*key[:3]) is None]
 
 
 def all_trained_run_dirs():
