@@ -11,6 +11,8 @@ def warmup_cosine_lr(step: int, total_steps: int, warmup_steps: int, peak_lr: fl
 
     ``after_warmup="constant"`` reproduces the official code, which keeps ``peak_lr`` after warm-up (§6.2).
     """
+    if after_warmup not in ("cosine", "constant"):
+        raise ValueError(f"unknown after_warmup {after_warmup!r}; valid: ['cosine', 'constant']")
     if step < warmup_steps:
         return start_lr + (peak_lr - start_lr) * step / warmup_steps
     if after_warmup == "constant":

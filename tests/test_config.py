@@ -223,6 +223,26 @@ def test_fingerprint_changes_with_every_field_that_changes_training():
     # probing happens after training: the probe protocol never invalidates a training state
     assert dataclasses.replace(run, probe=ProbeConfig(epochs=7)).fingerprint() == base
 
+
+def test_experiment_resources_and_variant_seeds_override_the_global_ones(paper):
+    paper["experiments"]["3diebench"]["resources"] = {"pretrain": {"gpus": 4, "runtime": 60}}
+    variant(paper).update(seeds=[7])
+    cfg = load_config(paper)
+    pre = cfg.job_resources("3diebench", "pretrain")
+    assert (pre.gpus, pre.runtime) == (4, 60)
+    assert pre.mem_mb == cfg.resources["pretrain"].mem_mb                     # the rest from resources.pretrain
+    assert cfg.job_resources("3diebench", "probe") == cfg.resources["probe"]
+    assert cfg.seeds("3diebench", "seqjepa", "mtr1") == (7,)
+    assert cfg.seeds("3diebench", "seqjepa", "mtr3") == cfg.experiments["3diebench"].seeds == (0, 1, 2)
+
+
+@pytest.mark.parametrize("key", ["tables", "figures", "resources", "datasets", "experiments"])
+def test_a_section_that_is_not_a_mapping_is_named(paper, key):
+    paper[key] = [1]
+    with pytest.raises(ConfigError, match=rf"^{key}: expected a mapping"):
+        load_config(paper)
+
+
 def test_experiment_resources_released_runs_and_tables_outside_all(paper):
     with pytest.warns(UserWarning, match=r"released-mtr3.released.revision: 'main' is not a commit"):
         cfg = load_config(paper)

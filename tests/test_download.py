@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from seqjepa_core.download import (SIE_COMMIT, SOURCES, DownloadError, UnsafeArchiveError, download_url,
-                                   extract_archive, fetch, hf_download, is_complete)
+                                   extract_archive, fetch, hf_download, hf_resolve_commit, is_complete)
 
 REPO = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -51,17 +51,18 @@ class ServerState:
     ignore_range: bool = False
     truncate_next_at: int | None = None                     # cut the next GET body after N bytes
     resume_shift_next: int = 0                              # answer the next Range request this many bytes later
+    omit_content_range: bool = False                        # a non-compliant 206 without Content-Range
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
     hf_repos: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)  # (type, id) -> files
 
 
 def _hf_route(state: ServerState, path: str) -> tuple[int, bytes, dict[str, str]] | None:
     """The few Hub endpoints huggingface_hub uses for hf_hub_download / snapshot_download."""
-    if m := re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/(revision|tree)/([^/]+)(?:/.*)?", path):
+    if m := re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)(?:/(revision|tree)/([^/]+)(?:/.*)?)?", path):
         files = state.hf_repos.get((m[1][:-1], m[2]))
         if files is None:
             return 404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"}
-        if m[3] == "revision":
+        if m[3] in ("revision", None):  # repo_info without a revision asks /api/<type>s/<id>
             body = {"id": m[2], "sha": COMMIT, "private": False,
                     "siblings": [{"rfilename": n} for n in sorted(files)]}
         else:
@@ -103,7 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             status = 206
-            extra = {**extra, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+            if not self.state.omit_content_range:
+                extra = {**extra, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
         body = data[start:]
         self.send_response(status)
         for k, v in extra.items():
@@ -230,6 +232,18 @@ def test_partial_reply_at_the_wrong_offset_is_never_spliced(server: tuple[str, S
     assert dest.read_bytes() == data
 
 
+def test_partial_reply_without_content_range_restarts_from_scratch(server: tuple[str, ServerState],
+                                                                     tmp_path: Path) -> None:
+    base, state = server
+    data = _blob(30_000, seed=10)
+    state.files["/n.bin"], state.omit_content_range = data, True
+    dest = tmp_path / "n.bin"
+    dest.with_name("n.bin.part").write_bytes(data[:9_000])
+    download_url(f"{base}/n.bin", dest, retries=1, backoff=0, progress=False)
+    assert _gets(state) == [("GET", "/n.bin", "bytes=9000-"), ("GET", "/n.bin", None)]
+    assert dest.read_bytes() == data
+
+
 def test_resumed_part_failing_its_checksum_restarts_from_scratch(server: tuple[str, ServerState],
                                                                  tmp_path: Path) -> None:
     """A stale .part (e.g. of an older file version) resumes fine but fails the checksum: download once more
@@ -333,6 +347,16 @@ def test_extract_traversal_guard(tmp_path: Path, case: str) -> None:
         extract_archive(arc, dest)
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "work" / "evil.txt").exists()
     assert not dest.exists() and not list((tmp_path / "work").iterdir())  # temp dir cleaned, no marker
+
+
+def test_extract_refuses_device_and_fifo_members(tmp_path: Path) -> None:
+    arc = tmp_path / "special.tar"
+    with tarfile.open(arc, "w") as tf:
+        info = tarfile.TarInfo("pipe")
+        info.type = tarfile.FIFOTYPE
+        tf.addfile(info)
+    with pytest.raises(UnsafeArchiveError, match=rf"^{re.escape(str(arc))}: refusing special member 'pipe' \(device/fifo\)"):
+        extract_archive(arc, tmp_path / "out")
 
 
 # --------------------------------------------------------------------------- 3DIEBench CLI end to end
@@ -460,6 +484,19 @@ def test_hf_download_against_local_standin(server: tuple[str, ServerState], tmp_
 
     with pytest.raises(DownloadError, match="dataset Hafez/nope@main from http://127.0.0.1"):
         hf_download("Hafez/nope", tmp_path / "nope", endpoint=base)
+
+
+def test_hf_resolve_commit_against_local_standin(server: tuple[str, ServerState], tmp_path: Path, hf_env: None) -> None:
+    base, state = server
+    state.hf_repos[("model", "Hafez/seq-JEPA")] = {"README.md": b"m"}
+    state.hf_repos[("dataset", "Hafez/salmap-stl10")] = {"README.md": b"d"}
+    assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=base) == COMMIT            # a model repo by default
+    assert ("GET", "/api/models/Hafez/seq-JEPA") in {(m, p) for m, p, _ in state.requests}
+    assert hf_resolve_commit("Hafez/salmap-stl10", "dataset", "v1", endpoint=base) == COMMIT
+    assert ("GET", "/api/datasets/Hafez/salmap-stl10/revision/v1") in {(m, p) for m, p, _ in state.requests}
+    assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=f"file://{tmp_path}") is None  # a local mirror has none
+    with pytest.raises(DownloadError, match="Hafez/nope"):
+        hf_resolve_commit("Hafez/nope", endpoint=base)
 
 
 def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:

@@ -96,3 +96,12 @@ def test_batched_shapes():
            * Rotation.from_euler("xyz", b.reshape(-1, 3).numpy())).as_quat()
     np.testing.assert_allclose(q.reshape(-1, 4).numpy(), ref, atol=1e-12)
     assert euler_xyz_to_matrix(a).shape == (6, 5, 3, 3)
+
+
+def test_matrix_to_quaternion_keeps_every_batch_dimension():
+    a = angles(np.pi, 11, (6, 5))
+    m = euler_xyz_to_matrix(torch.from_numpy(a))
+    q = matrix_to_quaternion(m)
+    assert q.shape == (6, 5, 4)
+    np.testing.assert_allclose(q.reshape(-1, 4).numpy(), Rotation.from_matrix(m.reshape(-1, 3, 3).numpy()).as_quat(),
+                               atol=1e-12)

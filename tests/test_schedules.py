@@ -44,3 +44,23 @@ def test_fused_ema_update_equals_loop():
     for t, e in zip(target.parameters(), expect):
         torch.testing.assert_close(t, e)
     torch.testing.assert_close(target[1].running_mean, online[1].running_mean)
+
+
+def test_learning_rate_passes_every_argument_to_the_warmup_cosine_schedule():
+    args = dict(total_steps=50, warmup_steps=10, peak_lr=2e-3, start_lr=1e-4, final_lr=3e-5)
+    for after in ("cosine", "constant"):
+        for step in (0, 4, 10, 30, 50):
+            assert learning_rate("warmup_cosine", step, after_warmup=after, **args) == \
+                warmup_cosine_lr(step, after_warmup=after, **args)
+    assert learning_rate("warmup_cosine", 4, after_warmup="cosine", **args) == pytest.approx(1e-4 + (2e-3 - 1e-4) * 0.4)
+    assert learning_rate("warmup_cosine", 50, after_warmup="cosine", **args) == pytest.approx(3e-5)
+
+
+def test_schedule_ends_at_final_lr_and_stays_there():
+    # one decay step: the step after warm-up is the peak, the next is the end
+    assert warmup_cosine_lr(10, 11, 10, 1e-3, 1e-5, 2e-5) == pytest.approx(1e-3)
+    assert warmup_cosine_lr(11, 11, 10, 1e-3, 1e-5, 2e-5) == pytest.approx(2e-5)
+    assert warmup_cosine_lr(15, 11, 10, 1e-3, 1e-5, 2e-5) == pytest.approx(2e-5)   # past the end: clamped
+    assert warmup_cosine_lr(150, 100, 10, 1e-3, 1e-5, 2e-5) == pytest.approx(2e-5)
+    with pytest.raises(ValueError, match="after_warmup.*'cosine', 'constant'"):
+        warmup_cosine_lr(50, 100, 10, 1e-3, 1e-5, 1e-5, after_warmup="linear")

@@ -127,6 +127,16 @@ def test_csv_roundtrip_markdown_and_cli(tmp_path, monkeypatch):
     np.testing.assert_allclose(back.top1_mean, df.top1_mean, atol=1e-4)
     md = to_markdown(df)
     assert "| seq-JEPA (3, 5) | 3 | 5 | 3 |" in md and "(87.41)" in md
+    metrics = [c[: -len("_mean")] for c in df.columns if c.endswith("_mean")]
+    assert md.splitlines()[0] == "| " + " | ".join(["Row", "M_tr", "M_val", "seeds", *metrics, "note"]) + " |"
+    row = df[df.label == "seq-JEPA (3, 5)"].iloc[0]
+    line = next(l for l in md.splitlines() if l.startswith("| seq-JEPA (3, 5) |"))
+    for m in metrics:  # top-1 in % with 2 decimals, R² with 3
+        d = 2 if m.startswith("top1") else 3
+        cell = f"{row[m + '_mean']:.{d}f} ± {row[m + '_std']:.{d}f}"
+        if not math.isnan(row[m + "_paper"]):
+            cell += f" ({row[m + '_paper']:.{d}f})"
+        assert f"| {cell} |" in line, (m, cell, line)
     out = tmp_path / "cli.csv"
     monkeypatch.setattr(sys, "argv", ["table.py", "--spec-json", json.dumps(SPEC), "--probes", *map(str, files),
                                       "--out", str(out)])

@@ -84,7 +84,7 @@ def test_trained_weights_moved_from_the_initialisation(reference_run):
     run = make_run()
     seed_everything(run.seed)
     init = build_method_for_run(run).state_dict()
-    trained = torch.load(reference_run / "checkpoint.pt", weights_only=False)["model"]
+    trained = torch.load(reference_run / "checkpoint.pt", weights_only=True)["model"]
     trainable = [n for n, p in build_method_for_run(run).named_parameters() if p.requires_grad]
     assert trainable and all(not torch.equal(init[n], trained[n]) for n in trainable), \
         [n for n in trainable if torch.equal(init[n], trained[n])]

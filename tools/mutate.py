@@ -46,11 +46,11 @@ def toml_list(items: list[str]) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def prepare(group: str, jobs: int) -> Path:
-    """A fresh copy of the checkout (tracked and untracked, not ignored) with the group's mutmut config."""
+def prepare(group: str) -> Path:
+    """The group's copy of the checkout (tracked and untracked, not ignored) with its mutmut config. An
+    existing copy is updated in place: mutmut keeps its results and regenerates what changed."""
     modules, tests = GROUPS[group]
     work = OUT / group
-    shutil.rmtree(work, ignore_errors=True)
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
                            capture_output=True, text=True).stdout.split()
     for f in files:
@@ -84,40 +84,65 @@ def module_of(mutant: str) -> str:
     return mutant.split(".x_")[0].split(".xǁ")[0]
 
 
-def run_group(group: str, sample: int | None, seed: int, jobs: int) -> dict[str, str]:
-    work = prepare(group, jobs)
+def draw_sample(names: list[str], sample: int | None, seed: int) -> list[str]:
+    """Per module, the first ``sample`` mutants of a seeded shuffle: a smaller sample is a prefix of a
+    larger one, so results carry over between runs of different sizes."""
+    by_module = collections.defaultdict(list)
+    for name in sorted(names):
+        by_module[module_of(name)].append(name)
+    drawn = []
+    for mod, mutants in sorted(by_module.items()):
+        random.Random(f"{seed}:{mod}").shuffle(mutants)
+        drawn += mutants[:sample] if sample else mutants
+    return drawn
+
+
+def run_group(group: str, sample: int | None, seed: int, jobs: int) -> None:
+    work = prepare(group)
     started = time.time()
-    names: list[str] = []
-    if sample:
-        # Generate the mutants and the test statistics without testing any mutant, then draw the sample.
+    if not (work / "mutants").is_dir():
+        # Generate the mutants and the test statistics without testing any mutant.
         mutmut(work, "run", "--max-children", str(jobs), "no-such-mutant")
-        by_module = collections.defaultdict(list)
-        for name in statuses(work):
-            by_module[module_of(name)].append(name)
-        rng = random.Random(seed)
-        for mod, mutants in sorted(by_module.items()):
-            names += rng.sample(sorted(mutants), min(sample, len(mutants)))
-    proc = mutmut(work, "run", "--max-children", str(jobs), *names)
-    (work / "mutmut-run.log").write_text(proc.stdout[-20000:] + proc.stderr[-20000:])
-    result = statuses(work)
-    if names:
-        result = {n: result[n] for n in names if n in result}
-    print(f"{group}: {len(result)} mutants in {time.time() - started:.0f} s", flush=True)
-    return result
+    before = statuses(work)
+    names = draw_sample(list(before), sample, seed)
+    (work / "sample.txt").write_text("\n".join(names) + "\n")
+    todo = [n for n in names if before[n] not in KILLED]  # killed stays killed: tests only get added
+    if todo:
+        proc = mutmut(work, "run", "--max-children", str(jobs), *todo)
+        (work / "mutmut-run.log").write_text(proc.stdout[-20000:] + proc.stderr[-20000:])
+    wall = time.time() - started
+    (work / "wall_seconds.txt").write_text(f"{wall:.0f}\n")
+    print(f"{group}: {len(todo)} of {len(names)} sampled mutants run in {wall:.0f} s", flush=True)
 
 
-def write_report(results: dict[str, str], group_of: dict[str, str]) -> None:
-    rows = collections.defaultdict(collections.Counter)
-    for name, status in results.items():
-        rows[module_of(name)][status] += 1
-    lines = ["group\tmodule\tkilled\ttested\tsurvived\tother\tkilled_pct"]
+def write_report() -> None:
+    """summary.tsv and survivors.txt over every group run so far (each group's directory under OUT)."""
+    rows, group_of, survivors = collections.defaultdict(collections.Counter), {}, []
+    for group in GROUPS:
+        if not (OUT / group / "mutants").is_dir():
+            continue
+        sample = set((OUT / group / "sample.txt").read_text().split())
+        for name, status in sorted(statuses(OUT / group).items()):
+            if name not in sample:
+                continue
+            if status == "not checked":  # sampled, but the run was stopped before it got there
+                rows[module_of(name)]["not run"] += 1
+                group_of[module_of(name)] = group
+                continue
+            rows[module_of(name)][status] += 1
+            group_of[module_of(name)] = group
+            if status not in KILLED:
+                survivors.append(f"## {status}: {name}\n{mutmut(OUT / group, 'show', name).stdout}\n")
+    lines = ["group\tmodule\tkilled\ttested\tsurvived\tother\tnot_run\tkilled_pct\tgroup_wall_s"]
     for mod in sorted(rows):
+        wall = OUT / group_of[mod] / "wall_seconds.txt"
         c = rows[mod]
-        killed, survived = sum(c[s] for s in KILLED), c["survived"]
-        tested = sum(c.values()) - c["not checked"]
+        killed, survived, not_run = sum(c[s] for s in KILLED), c["survived"], c["not run"]
+        tested = sum(c.values()) - not_run
         lines.append(f"{group_of[mod]}\t{mod}\t{killed}\t{tested}\t{survived}\t{tested - killed - survived}\t"
-                     f"{100 * killed / max(1, tested):.1f}")
+                     f"{not_run}\t{100 * killed / max(1, tested):.1f}\t{wall.read_text().strip() if wall.exists() else ''}")
     (OUT / "summary.tsv").write_text("\n".join(lines) + "\n")
+    (OUT / "survivors.txt").write_text("\n".join(survivors))
     print("\n".join(lines))
 
 
@@ -127,23 +152,17 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=None, help="mutants drawn per module (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="mutmut worker processes")
+    ap.add_argument("--report", action="store_true", help="only rebuild the report from the groups already run")
     args = ap.parse_args()
     unknown = sorted(set(args.groups) - set(GROUPS))
     if unknown:
         ap.error(f"unknown group(s) {unknown}; valid: {list(GROUPS)}")
-    args.groups = args.groups or list(GROUPS)
     OUT.mkdir(parents=True, exist_ok=True)
-    results, group_of, survivors = {}, {}, []
-    for group in args.groups:
-        res = run_group(group, args.sample, args.seed, args.jobs)
-        results.update(res)
-        group_of.update({module_of(n): group for n in res})
-        for name, status in sorted(res.items()):
-            if status not in KILLED:
-                diff = mutmut(OUT / group, "show", name).stdout
-                survivors.append(f"## {status}: {name}\n{diff}\n")
-        write_report(results, group_of)
-        (OUT / "survivors.txt").write_text("\n".join(survivors))
+    if not args.report:
+        for group in args.groups or list(GROUPS):
+            run_group(group, args.sample, args.seed, args.jobs)
+            write_report()
+    write_report()
 
 
 if __name__ == "__main__":

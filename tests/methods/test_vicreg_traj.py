@@ -1,6 +1,7 @@
 """VICReg-Traj's training loss against a hand-written reference: VICReg on views 1, 2 plus the
 trajectory term on views 1, 2, 3 (Wang et al. 2024), the three views sharing one forward pass."""
 
+import pytest
 import torch
 from ssl_reference import (assert_same_loss_and_grads, covariance_penalty, fixed_batch, fixed_method, mlp_head,
                            mse, reference_copy, variance_hinge)
@@ -30,4 +31,19 @@ def reference(m, batch):
 
 def test_training_loss_matches_reference():
     method = fixed_method("vicreg-traj", **PARAMS)
-    assert_same_loss_and_grads(method, fixed_batch(3), reference_copy(method), reference)
+    _, logs = assert_same_loss_and_grads(method, fixed_batch(3), reference_copy(method), reference)
+    assert set(logs) == {"loss", "inv", "var", "cov", "traj"}
+    terms = 2.0 * logs["inv"] + 3.0 * logs["var"] + 5.0 * logs["cov"] + 0.7 * logs["traj"]
+    assert abs(float(logs["loss"] - terms)) < 1e-9  # the logged terms are the loss's own terms
+
+
+def test_two_views_are_rejected():
+    with pytest.raises(ValueError, match="vicreg-traj needs 3 consecutive views, got 2"):
+        fixed_method("vicreg-traj", **PARAMS).training_loss(fixed_batch(2))
+
+
+def test_only_the_first_three_views_count():
+    method = fixed_method("vicreg-traj", **PARAMS)
+    four = fixed_batch(4)
+    three = type(four)(four.views[:, :3], four.actions[:, :2], four.labels, four.latents[:, :3])
+    torch.testing.assert_close(method.training_loss(four)[0], method.training_loss(three)[0])
