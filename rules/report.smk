@@ -51,7 +51,7 @@ rule report_provenance:
         report(f"{RESULTS}/provenance.html", caption="../report/provenance.rst", category="Provenance",
                labels={"page": "provenance"}),
     params:
-        config=json.dumps(dataclasses.asdict(CFG)),
+        config=json.dumps(dataclasses.asdict(CFG), default=str),
         runs=all_trained_run_dirs(),
     log:
         f"{RESULTS}/logs/report_provenance.log",
