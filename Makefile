@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --rerun-incomplete
 	@echo "demo table: results/demo/tables/3diebench.csv"; cat results/demo/tables/3diebench.csv
+	@echo "demo table: results/demo/tables/stl10_pls.csv"
+	@$(PY) -c "from seqjepa_core.tables import read_table, to_markdown; print(to_markdown(read_table('results/demo/tables/stl10_pls.csv')))"
+	@for t in cifar100 tinyimagenet; do echo "demo table: results/demo/tables/$$t.csv (its demo rows)"; \
+	  $(PY) -c "import sys; from seqjepa_core.tables import read_table, to_markdown; \
+	  print(to_markdown(read_table(sys.argv[1]).query('n_seeds > 0')))" results/demo/tables/$$t.csv; done
 	$(MAKE) --no-print-directory demo-report
 
 # The report of what exists (it builds nothing): a zip with report.html and its data, unpacked beside it.
@@ -36,6 +41,8 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_dataloader.py
+	$(PY) bench/bench_fixations.py
+	$(PY) bench/bench_augment.py
 
 # Mutation testing of the core modules (hours on 2 cores; not in CI). A seeded sample per module:
 #   make mutate MUTATE_ARGS="--sample 40 core config"

@@ -11,10 +11,13 @@ report: "report/workflow.rst"  # snakemake --report results/report.zip (make rep
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/augment.smk"
+include: "rules/stl10.smk"
 include: "rules/pretrain.smk"
 include: "rules/probe.smk"
 include: "rules/aggregate.smk"
 include: "rules/released.smk"
+include: "rules/threedie_extras.smk"
 include: "rules/report.smk"
 
 
@@ -25,6 +28,7 @@ localrules: all
 rule all:
     input:
         all_targets(),
+        extras_targets(),
     default_target: True
 
 

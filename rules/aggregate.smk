@@ -4,7 +4,8 @@
 def table_spec(w):
     t = CFG.tables[w.table]
     rows = [dict(label=r.label, method=r.method, variant=r.variant, m_val=r.m_val,
-                 family=get_method_class(r.method).family) for r in t.rows]
+                 family=get_method_class(r.method).family, **({"experiment": r.experiment} if r.experiment else {}))
+            for r in t.rows]
     return json.dumps({"table": w.table, "experiment": t.experiment, "paper_tables": list(t.paper_tables),
                        "rows": rows})
 
@@ -15,6 +16,8 @@ rule table:
         lambda w: table_probes(w.table),
     output:
         f"{RESULTS}/tables/{{table}}.csv",
+    wildcard_constraints:
+        table=one_of(CFG.tables),  # tables/ also holds the analyses' CSVs (rules/threedie_extras.smk)
     params:
         spec=table_spec,
     log:
@@ -28,16 +31,19 @@ rule table:
 rule figure:
     localrule: True
     input:
-        lambda w: f"{RESULTS}/tables/{CFG.figures[w.figure].table}.csv",
+        lambda w: figure_inputs(w.figure),
     output:
         report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/figure.rst",
                category=lambda w: figure_category(w.figure), subcategory="figures", labels={"figure": "{figure}"}),
+    wildcard_constraints:
+        figure=one_of(CFG.figures),
     params:
+        spec=figure_spec,
         kind=lambda w: CFG.figures[w.figure].kind,
-        table=lambda w: CFG.figures[w.figure].table,
+        source=lambda w: figure_source(w.figure),
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
     conda:
         CONDA_ENV
     shell:
-        "{PYTHON} {SCRIPTS}/figure.py --table {input} --out {output} > {log} 2>&1"
+        "{PYTHON} {SCRIPTS}/figure.py --spec-json {params.spec:q} --inputs {input} --out {output} > {log} 2>&1"

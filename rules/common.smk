@@ -32,6 +32,12 @@ wildcard_constraints:
     figure="[A-Za-z0-9_-]+",
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly these names: rules sharing an output folder stay unambiguous."""
+    import re
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
 def dataset_ready(name):
     """The marker a dataset's download/generation rule leaves, or nothing for a copy already on disk."""
     ds = CFG.datasets[name]
@@ -67,9 +73,30 @@ def checkpoint_path(experiment, method, variant, seed):
 
 def table_probes(table):
     t = CFG.tables[table]
-    runs = dict.fromkeys((row.method, row.variant) for row in t.rows)
-    return [f"{run_dir(t.experiment, m, v, s)}/probe.json" for (m, v) in runs
-            for s in CFG.seeds(t.experiment, m, v)]
+    runs = dict.fromkeys((row.experiment or t.experiment, row.method, row.variant) for row in t.rows)
+    return [f"{run_dir(e, m, v, s)}/probe.json" for (e, m, v) in runs for s in CFG.seeds(e, m, v)]
+
+
+def figure_inputs(name):
+    """What a figure reads: its table (tradeoff), its runs' probe results (heatmap: the first seed of each
+    variant; path_integration: every seed) or the test split's index (fixations)."""
+    f = CFG.figures[name]
+    if f.kind in ("tradeoff", "table_heatmap"):  # table_heatmap: one panel per table (Figs. 10-11)
+        return [f"{RESULTS}/tables/{t}.csv" for t in (f.table, *f.panels)]
+    if f.kind == "fixations":
+        return [index_path(f.experiment, get_dataset_info(CFG.experiments[f.experiment].dataset).test_split)]
+    seeds = lambda v: CFG.seeds(f.experiment, f.method, v)[:1] if f.kind == "heatmap" else CFG.seeds(f.experiment, f.method, v)
+    return [f"{run_dir(f.experiment, f.method, v, s)}/probe.json" for v in f.variants for s in seeds(v)]
+
+
+def figure_spec(w):
+    f = CFG.figures[w.figure]
+    spec = {"kind": f.kind, "figure": w.figure, "title": f.title}
+    if f.kind == "fixations":
+        run = CFG.run_config(f.experiment, *next((m, v) for m, vs in CFG.experiments[f.experiment].runs.items()
+                                                 for v in vs), 0)
+        spec["data"] = run.data
+    return json.dumps(spec)
 
 
 def tables_in_all():
@@ -98,9 +125,38 @@ def experiment_category(experiment):
     return get_dataset_info(CFG.experiments[experiment].dataset).report_category
 
 
+def analysis_outputs(kind):
+    """Analyses (rules/threedie_extras.smk) whose `all` output includes a `kind` (tables | figures) file:
+    file name -> experiment."""
+    ext = {"tables": "csv", "figures": "png"}[kind]
+    made = set(extras_targets())
+    return {name: a.experiment for n, a in CFG.analyses.items() for name in (n, f"{n}_curves")
+            if f"{RESULTS}/{kind}/{name}.{ext}" in made}
+
+
 def report_tables():
     """The table CSVs of `all` that the report renders: name -> (experiment, paper tables compared with)."""
-    return {t: (CFG.tables[t].experiment, CFG.tables[t].paper_tables) for t in tables_in_all()}
+    tables = {t: (CFG.tables[t].experiment, CFG.tables[t].paper_tables) for t in tables_in_all()}
+    return tables | {n: (e, CFG.analyses[n].paper_tables) for n, e in analysis_outputs("tables").items()}
+
+
+def figure_experiment(figure):
+    f = CFG.figures[figure]
+    return f.experiment or CFG.tables[f.table].experiment
+
+
+def figure_source(figure):
+    f = CFG.figures[figure]
+    return f"table {f.table}" if f.table else f"the runs of experiment {f.experiment}"
+
+
+def report_figures():
+    """The figures of `all`: PNG name -> experiment."""
+    return {f: figure_experiment(f) for f in CFG.figures} | analysis_outputs("figures")
+
+
+def analysis_category(analysis):
+    return experiment_category(CFG.analyses[analysis].experiment)
 
 
 def table_category(table):
@@ -108,7 +164,7 @@ def table_category(table):
 
 
 def figure_category(figure):
-    return experiment_category(CFG.tables[CFG.figures[figure].table].experiment)
+    return experiment_category(report_figures()[figure])
 
 
 def report_artefacts():
@@ -116,7 +172,7 @@ def report_artefacts():
     arts = ([dict(category=table_category(t), subcategory="tables", title=t, path=f"{RESULTS}/tables/{t}.csv")
              for t in report_tables()]
             + [dict(category=figure_category(f), subcategory="figures", title=f,
-                    path=f"{RESULTS}/figures/{f}.png") for f in CFG.figures]
+                    path=f"{RESULTS}/figures/{f}.png") for f in report_figures()]
             + [dict(category=experiment_category(e), subcategory="training", title=e,
                     path=f"{RESULTS}/figures/training/{e}.png") for e in CFG.experiments if trained_run_dirs(e)])
     order = list(dict.fromkeys(a["category"] for a in arts))

@@ -14,7 +14,7 @@ def launcher(gpus):
 
 rule pretrain:
     input:
-        index=lambda w: index_path(w.experiment, "train"),
+        index=lambda w: index_path(w.experiment, get_dataset_info(CFG.experiments[w.experiment].dataset).pretraining_split),
     output:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
         metrics=f"{RUN_DIR}/metrics.csv",

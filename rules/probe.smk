@@ -9,7 +9,8 @@ rule probe:
         train_index=lambda w: index_path(w.experiment, get_dataset_info(CFG.experiments[w.experiment].dataset).train_split),
         test_index=lambda w: index_path(w.experiment, get_dataset_info(CFG.experiments[w.experiment].dataset).test_split),
     output:
-        f"{RUN_DIR}/probe.json",
+        json=f"{RUN_DIR}/probe.json",
+        heads=f"{RUN_DIR}/probe_heads.pt",  # scored on 3DIEBench-OOD by rule ood (rules/threedie_extras.smk)
     params:
         root=lambda w: CFG.datasets[CFG.experiments[w.experiment].dataset].root,
         device=CFG.device,
@@ -27,5 +28,6 @@ rule probe:
         CONDA_ENV
     shell:
         "{PYTHON} {SCRIPTS}/probe.py --checkpoint {input.checkpoint} --train-index {input.train_index} "
-        "--test-index {input.test_index} --root {params.root} --out {output} --device {params.device} "
+        "--test-index {input.test_index} --root {params.root} --out {output.json} --heads-out {output.heads} "
+        "--device {params.device} "
         "--threads {threads} > {log} 2>&1"

@@ -41,6 +41,7 @@ class ProbeConfig:
     hidden: int = 1024
     test_draws: int = 5                  # seeded view draws per test object: the test score averages over
                                          # 5x the objects' view choices (the official eval draws once)
+    path_m_val: tuple[int, ...] = ()     # path integration (Fig. 6) at these M; empty: none
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class SyntheticConfig:
     val_objects: int = 10                # per class
     image_size: int = 64
     seed: int = 0
+    unlabeled_images: int = 0            # STL-10: size of the pretraining split
     rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
                                                          # (-pi/2, pi/2); < 1 narrows the demo's rotations
 
@@ -80,6 +82,9 @@ class DatasetConfig:
     splits_dir: str = ""
     source: str = "download"             # download | local | synthetic
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    revision: str | None = None          # Hub datasets: the pinned commit (or tag) to download
+    saliency_root: str = ""              # STL-10: <split>/saliency_<split>.npy (HF Hafez/salmap-stl10)
+    saliency_revision: str = "main"      # STL-10: Hub revision of the saliency maps (pin a commit sha)
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class VariantConfig:
     params: dict = field(default_factory=dict)   # the method's Params fields
     epochs: int | None = None                    # shortcut for train.epochs
     train: dict = field(default_factory=dict)    # TrainConfig overrides
+    data: dict = field(default_factory=dict)     # data-option overrides (STL-10: the saccade sampler)
     seeds: tuple[int, ...] | None = None         # None = the experiment's seeds
     released: ReleasedConfig | None = None       # import these published weights instead of training
 
@@ -122,6 +128,10 @@ class ExperimentConfig:
     cifar_stem: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    normalization: str = "paper"          # paper | official: image mean/std (CIFAR/TIN differ, paper §5.1)
+    action_norm: str = "sequence_l2"      # augmentation actions: sequence_l2 (official; the paper is silent:
+                                          # each parameter L2-normalised over the sequence's views) | raw
+    data: dict = field(default_factory=dict)     # the dataset's data options (STL-10: SaccadeOptions)
     resources: dict = field(default_factory=dict)  # job -> ResourceConfig fields overriding resources.<job>
 
 
@@ -131,6 +141,7 @@ class TableRow:
     method: str
     variant: str = "default"
     m_val: int | None = None
+    experiment: str | None = None        # None = the table's; Table 2 mixes action-set experiments
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,36 @@ class TableConfig:
 
 @dataclass(frozen=True)
 class FigureConfig:
-    kind: str
-    table: str
+    kind: str                                    # tradeoff | heatmap | path_integration | fixations
+    table: str = ""                              # tradeoff: the table it plots
+    experiment: str = ""                         # the other kinds: the experiment whose runs it reads
+    method: str = "seqjepa"                      # heatmap / path_integration: the method of the runs
+    variants: tuple[str, ...] = ()               # heatmap: one variant per M_tr; path_integration: one
+    panels: tuple[str, ...] = ()                 # table_heatmap: tables after `table`, one panel each
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """An evaluation beyond the probe tables whose rows point at runs (3DIEBench: Tables 9, 10, Figs. 6b-8).
+
+    Outputs: ``tables/<name>.csv``; ``path_integration`` also ``figures/<name>.png``; ``seq_length`` also
+    ``figures/<name>.png`` (the heatmap) and ``figures/<name>_curves.png``; ``nn_grid`` (Fig. 4) and ``umap``
+    (Fig. 5) only ``figures/<name>.png``, from each row's first seed.
+    """
+
+    kind: str                            # ood | retrieval | path_integration | seq_length | nn_grid | umap
+    experiment: str
+    rows: tuple[TableRow, ...]
+    paper_tables: tuple[str, ...] = ()   # tables of paper_numbers.csv to compare with
+    dataset: str | None = None           # ood: the evaluation-only dataset the probes are scored on
+    m_val: tuple[int, ...] = ()          # path_integration / seq_length: the M_val axis
+    seeds: tuple[int, ...] | None = None  # only these seeds of each run (seq_length: one model per cell)
+    probe_epochs: int | None = None      # path_integration: epochs of its heads (None: the experiment's probe.epochs)
+    in_all: bool = True
+
+
+ANALYSIS_KINDS = ("ood", "retrieval", "path_integration", "seq_length", "nn_grid", "umap")
 
 
 @dataclass(frozen=True)
@@ -164,6 +203,9 @@ class RunConfig:
     params: dict
     train: TrainConfig
     probe: ProbeConfig
+    data: dict = field(default_factory=dict)     # data options (defaults of the dataset filled in)
+    normalization: str = "paper"
+    action_norm: str = "sequence_l2"
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -190,6 +232,7 @@ class PipelineConfig:
     tables: dict
     figures: dict
     resources: dict
+    analyses: dict = field(default_factory=dict)
 
     def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
         """Every (experiment, method, variant, seed) the config defines."""
@@ -215,7 +258,9 @@ class PipelineConfig:
         if var.epochs is not None:
             train = dataclasses.replace(train, epochs=var.epochs)
         return RunConfig(experiment, method, variant, int(seed), exp.dataset, exp.actions, exp.img_size,
-                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe)
+                         exp.encoder_width, exp.cifar_stem, var.m_tr, dict(var.params), train, exp.probe,
+                         data_options(exp.dataset, {**exp.data, **var.data}, f"experiments.{experiment}"),
+                         exp.normalization, exp.action_norm)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -332,6 +377,27 @@ def _validate_train(t: TrainConfig, where: str) -> None:
     _choice(t.after_warmup, {"cosine", "constant"}, f"{where}.after_warmup")
 
 
+def merge_configs(base: dict, override: dict) -> dict:
+    """Snakemake's ``--configfile`` semantics: ``override`` updates ``base`` recursively (a new dict)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge_configs(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def data_options(dataset: str, raw: dict, where: str) -> dict:
+    """The dataset's data options with its defaults filled in; an error names ``where`` and the key."""
+    parse = DATASETS[dataset].parse_options
+    if parse is None:
+        if raw:
+            raise ConfigError(f"{where}.data: dataset {dataset!r} takes no data options, got {sorted(raw)}")
+        return {}
+    try:
+        return dataclasses.asdict(parse(raw, f"{where}.data"))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 def _validate_params(cls, raw: dict, where: str):
     """A method's ``params``: known keys (``parse_params``), each of its declared type, numbers in range."""
     from seqjepa_core.methods import parse_params
@@ -394,7 +460,7 @@ def load_config(raw: dict) -> PipelineConfig:
 
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a mapping at the top level")
-    top = {"results_dir", "device", "datasets", "experiments", "tables", "figures", "resources"}
+    top = {"results_dir", "device", "datasets", "experiments", "tables", "figures", "resources", "analyses"}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"config: unknown key(s) {unknown}; valid: {sorted(top)}")
@@ -410,7 +476,7 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
-        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed"}),
+        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed", "unlabeled_images"}),
                        at_most_one=frozenset({"rotation_scale"}))
         if len(ds.synthetic.rotation_scale) != 3:
             raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], "
@@ -432,12 +498,14 @@ def load_config(raw: dict) -> PipelineConfig:
         e = dict(e)
         runs_raw = _check_type(e.get("runs"), dict, f"{where}.runs")
         exp = _build(ExperimentConfig, e, where)
-        _choice(exp.dataset, DATASETS, f"{where}.dataset")
+        _choice(exp.dataset, [n for n, d in DATASETS.items() if not d.evaluation_only], f"{where}.dataset")
         if exp.dataset not in datasets:
             raise ConfigError(f"{where}.dataset: {exp.dataset!r} has no entry under datasets "
                               f"(configured: {sorted(datasets)})")
         _choice(exp.actions, DATASETS[exp.dataset].action_kinds, f"{where}.actions")
         _positive(exp.img_size, f"{where}.img_size")
+        _choice(exp.normalization, {"paper", "official"}, f"{where}.normalization")
+        _choice(exp.action_norm, {"sequence_l2", "raw"}, f"{where}.action_norm")
         _positive(exp.encoder_width, f"{where}.encoder_width")
         if not exp.seeds:
             raise ConfigError(f"{where}.seeds: needs at least one seed")
@@ -447,6 +515,7 @@ def load_config(raw: dict) -> PipelineConfig:
         if not exp.probe.m_val:
             raise ConfigError(f"{where}.probe.m_val: needs at least one sequence length")
         _check_numbers(exp.probe, f"{where}.probe")  # m_val entries, epochs, test_draws, lr, ...
+        data_options(exp.dataset, exp.data, where)
         runs = {}
         for method, variants in runs_raw.items():
             _choice(method, METHODS, f"{where}.runs")
@@ -464,6 +533,7 @@ def load_config(raw: dict) -> PipelineConfig:
                 _validate_params(cls, var.params, f"{vw}.params")
                 train = _build(TrainConfig, {**dataclasses.asdict(exp.train), **var.train}, f"{vw}.train")
                 _validate_train(train, f"{vw}.train")
+                data_options(exp.dataset, {**exp.data, **var.data}, vw)
                 runs[method][vname] = var
             if not runs[method]:
                 del runs[method]
@@ -474,11 +544,13 @@ def load_config(raw: dict) -> PipelineConfig:
         where = f"tables.{name}"
         table = _build(TableConfig, t, where)
         _choice(table.experiment, experiments, f"{where}.experiment")
-        exp = experiments[table.experiment]
         table = dataclasses.replace(table, rows=tuple(
-            r for r in table.rows if (table.experiment, r.method, r.variant) not in removed))
+            r for r in table.rows if (r.experiment or table.experiment, r.method, r.variant) not in removed))
         for i, row in enumerate(table.rows):
             rw = f"{where}.rows[{i}]"
+            if row.experiment is not None:
+                _choice(row.experiment, experiments, f"{rw}.experiment")
+            exp = experiments[row.experiment or table.experiment]
             _choice(row.method, exp.runs, f"{rw}.method")
             _choice(row.variant, exp.runs[row.method], f"{rw}.variant")
             if get_method_class(row.method).aggregates_sequences:
@@ -489,10 +561,60 @@ def load_config(raw: dict) -> PipelineConfig:
 
     figures = {}
     for name, f in _present(_check_type(raw.get("figures") or {}, dict, "figures")).items():
-        fig = _build(FigureConfig, f, f"figures.{name}")
-        _choice(fig.kind, {"tradeoff"}, f"figures.{name}.kind")
-        _choice(fig.table, tables, f"figures.{name}.table")
+        fw = f"figures.{name}"
+        fig = _build(FigureConfig, f, fw)
+        _choice(fig.kind, {"tradeoff", "heatmap", "table_heatmap", "path_integration", "fixations"}, f"{fw}.kind")
+        if fig.kind in ("tradeoff", "table_heatmap"):  # table_heatmap: Figs. 10-11, one panel per table
+            _choice(fig.table, tables, f"{fw}.table")
+            for i, panel in enumerate(fig.panels):
+                _choice(panel, tables, f"{fw}.panels[{i}]")
+        else:
+            _choice(fig.experiment, experiments, f"{fw}.experiment")
+            runs = experiments[fig.experiment].runs
+            if fig.kind != "fixations":
+                _choice(fig.method, runs, f"{fw}.method")
+                if not fig.variants:
+                    raise ConfigError(f"{fw}.variants: needs at least one variant")
+                for i, v in enumerate(fig.variants):
+                    _choice(v, runs[fig.method], f"{fw}.variants[{i}]")
         figures[name] = fig
 
+    analyses = {name: _validate_analysis(_build(AnalysisConfig, a, f"analyses.{name}"), f"analyses.{name}",
+                                         datasets, experiments, removed, tables)
+                for name, a in _present(_check_type(raw.get("analyses") or {}, dict, "analyses")).items()}
     return PipelineConfig(_check_type(raw["results_dir"], str, "results_dir"), device, datasets,
-                          experiments, tables, figures, resources)
+                          experiments, tables, figures, resources, analyses)
+
+
+def _validate_analysis(a: AnalysisConfig, where: str, datasets: dict, experiments: dict, removed: set,
+                       tables: dict) -> AnalysisConfig:
+    from seqjepa_core.methods import get_method_class
+
+    _choice(a.kind, ANALYSIS_KINDS, f"{where}.kind")
+    _choice(a.experiment, experiments, f"{where}.experiment")
+    name = where.split(".", 1)[1]
+    if name in tables:
+        raise ConfigError(f"{where}: {name!r} is also a table; both would write tables/{name}.csv")
+    exp = experiments[a.experiment]
+    a = dataclasses.replace(a, rows=tuple(r for r in a.rows if (a.experiment, r.method, r.variant) not in removed))
+    for i, row in enumerate(a.rows):
+        rw = f"{where}.rows[{i}]"
+        _choice(row.method, exp.runs, f"{rw}.method")
+        _choice(row.variant, exp.runs[row.method], f"{rw}.variant")
+        cls = get_method_class(row.method)
+        if a.kind == "retrieval" and not cls.predicts_embeddings:
+            raise ConfigError(f"{rw}.method: {row.method!r} has no action-conditioned predictor to retrieve with")
+        if cls.aggregates_sequences and a.kind in ("ood", "retrieval") and row.m_val is None:
+            raise ConfigError(f"{rw}.m_val: required for sequence method {row.method!r}")
+        _positive(row.m_val, f"{rw}.m_val")
+    for m in a.m_val:
+        _positive(m, f"{where}.m_val")
+    _positive(a.probe_epochs, f"{where}.probe_epochs")
+    if a.kind in ("path_integration", "seq_length") and not a.m_val:
+        raise ConfigError(f"{where}.m_val: the {a.kind} analysis needs its M_val axis")
+    if a.kind == "ood":
+        _choice(a.dataset or "", [n for n, d in DATASETS.items() if d.evaluation_only], f"{where}.dataset")
+        if a.dataset not in datasets:
+            raise ConfigError(f"{where}.dataset: {a.dataset!r} has no entry under datasets "
+                              f"(configured: {sorted(datasets)})")
+    return a

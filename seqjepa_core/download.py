@@ -38,6 +38,9 @@ COMPLETE = ".complete"
 # Commit of facebookresearch/SIE whose data/ holds the 3DIEBench train/val split files.
 SIE_COMMIT = "8a959e9e7ef164031540fcab40fc104a3c106600"
 _SIE_RAW = f"https://raw.githubusercontent.com/facebookresearch/SIE/{SIE_COMMIT}/data"
+# Commit of Hafez/3DIEBench-OOD whose dataset card (README.md) is the published one, as the Hub's blame view
+# shows it (abbreviated). Override with the full sha (config: datasets.3diebench_ood.revision) to pin harder.
+OOD_REVISION = "dcee90c"
 
 
 class DownloadError(RuntimeError):
@@ -479,8 +482,12 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
         hf_repo="Hafez/salmap-stl10", hf_patterns=("*saliency_*.npy",), post=_salmap_layout,
         expect=tuple(f"{s}/saliency_{s}.npy" for s in ("train", "test", "unlabeled"))),
     Source(
-        "3diebench_ood", "3DIEBench-OOD: rotations outside the training range (HF dataset Hafez/3DIEBench-OOD)",
-        layout="<root>/ = the HF repo as published (see its dataset card)", hf_repo="Hafez/3DIEBench-OOD"),
+        "3diebench_ood", "3DIEBench-OOD: rotations ±U(pi/2, pi), outside the training range (HF dataset "
+        "Hafez/3DIEBench-OOD, rendered by the seq-JEPA authors)",
+        # The dataset card: <synset>/<obj>/image_<i>.jpg (256x256) + latent_<i>.npy (7-d), no split files.
+        layout="<root>/<synset>/<object_id>/image_<i>.jpg + latent_<i>.npy (the 3DIEBench tree)",
+        hf_repo="Hafez/3DIEBench-OOD", hf_patterns=("*/*/image_*.jpg", "*/*/latent_*.npy", "README.md"),
+        hf_revision=OOD_REVISION, expect=("*/*/latent_*.npy",)),
     Source(
         "seqjepa_checkpoints", "Released seq-JEPA checkpoints (HF model Hafez/seq-JEPA)",
         layout="<root>/ = the HF model repo as published", hf_repo="Hafez/seq-JEPA", hf_repo_type="model"),
@@ -497,14 +504,17 @@ def _resolve_url(f: RemoteFile, url_overrides: Mapping[str, str] | None, mirror:
 
 def fetch(source_name: str, dest_root: str | os.PathLike, *, url_overrides: Mapping[str, str] | None = None,
           mirror: str | None = None, archive_dir: str | os.PathLike | None = None, keep_archive: bool = True,
-          endpoint: str | None = None, progress: bool = True, retries: int = 3, backoff: float = 2.0) -> Path:
+          endpoint: str | None = None, progress: bool = True, retries: int = 3, backoff: float = 2.0,
+          revision: str | None = None) -> Path:
     """Download, verify and extract `SOURCES[source_name]` so that `dest_root` matches its layout.
 
     `dest_root` is this source's own directory (e.g. data/3DIEBench). `url_overrides` maps a file
     name to a URL and `mirror` replaces every URL by `<mirror>/<filename>`: both for mirrors and
     tests. Archives go to `archive_dir` (default `<dest_root>/../_downloads`). `endpoint` is passed to
-    `hf_download`. The source's marker (`.complete`) is written last, after the `expect` globs
-    matched; with the marker present the call is a no-op.
+    `hf_download`, and `revision` replaces the source's pinned Hub revision. The source's marker
+    (`.complete`) is written last, after the `expect` globs matched; with the marker present the call
+    is a no-op. A Hub source already in `dest_root` is reused offline (HF_HUB_OFFLINE=1): huggingface_hub
+    keeps its file list in `<dest_root>/.cache/huggingface/`.
     """
     src = SOURCES[source_name]
     root = Path(dest_root)
@@ -514,9 +524,10 @@ def fetch(source_name: str, dest_root: str | os.PathLike, *, url_overrides: Mapp
     root.mkdir(parents=True, exist_ok=True)
     fetched: list[str] = []
     if src.hf_repo:
+        rev = revision or src.hf_revision
         hf_download(src.hf_repo, root, allow_patterns=list(src.hf_patterns) if src.hf_patterns else None,
-                    repo_type=src.hf_repo_type, revision=src.hf_revision, endpoint=endpoint)
-        fetched.append(f"hf://{src.hf_repo_type}s/{src.hf_repo}")
+                    repo_type=src.hf_repo_type, revision=rev, endpoint=endpoint)
+        fetched.append(f"hf://{src.hf_repo_type}s/{src.hf_repo}@{rev or 'main'}")
     for f in src.files:
         url = _resolve_url(f, url_overrides, mirror)
         fetched.append(url)
@@ -543,3 +554,59 @@ def fetch(source_name: str, dest_root: str | os.PathLike, *, url_overrides: Mapp
     if src.marker:
         write_marker(root, {"source": source_name, "from": fetched}, name=src.marker)
     return root
+
+
+# --------------------------------------------------------------------------- STL-10 saliency maps
+
+SALMAP_STL10_REPO = "Hafez/salmap-stl10"
+
+
+def hf_cached_files(repo_id: str, filenames: Sequence[str], dest_dir: str | os.PathLike, *, revision: str = "main",
+                    repo_type: str = "dataset", endpoint: str | None = None) -> dict[Path, str]:
+    """Fetch ``filenames`` of a Hub repo into the Hugging Face cache and link them under ``dest_dir``.
+
+    Going through the cache (not ``local_dir``) is what makes ``HF_HUB_OFFLINE=1`` work on a machine whose
+    cache already holds the files (e.g. a compute node sharing HF_HOME with a login node). Files are
+    hard-linked when the cache is on the same filesystem (no second copy of the 3.7 GB unlabeled maps),
+    else copied. Returns {path under ``dest_dir``: the commit sha the revision resolved to}.
+    """
+    from huggingface_hub import hf_hub_download  # lazy: reads HF_* env at import
+
+    dest = Path(dest_dir)
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    out = {}
+    for name in filenames:
+        try:
+            cached = Path(hf_hub_download(repo_id, name, repo_type=repo_type, revision=revision, endpoint=endpoint))
+        except Exception as e:  # HTTP / offline / not-found errors of huggingface_hub: name what we asked for
+            where = endpoint or "the default Hub endpoint"
+            raise DownloadError(f"{repo_type} {repo_id}@{revision}:{name} from {where} -> {dest / name}: {e}") from e
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(cached.resolve(), tmp)
+        except OSError:
+            shutil.copyfile(cached, tmp)
+        os.replace(tmp, target)
+        out[target] = cached.parents[len(Path(name).parts) - 1].name  # .../snapshots/<commit>/<name>
+    return out
+
+
+def fetch_salmap_stl10(dest: str | os.PathLike, revision: str = "main", endpoint: str | None = None,
+                       splits: Sequence[str] = ("train", "test", "unlabeled")) -> Path:
+    """The DeepGaze IIE maps of STL-10 as ``<dest>/<split>/saliency_<split>.npy``; ``.complete`` records the
+    revision asked for, the commit it resolved to and each file's sha256."""
+    dest = Path(dest)
+    if is_complete(dest):
+        return dest
+    files = hf_cached_files(SALMAP_STL10_REPO, [f"{s}/saliency_{s}.npy" for s in splits], dest,
+                            revision=revision, endpoint=endpoint)
+    for f in files:
+        if f.read_bytes()[:6] != b"\x93NUMPY":  # e.g. an HTML error page of a proxy
+            raise DownloadError(f"{f}: not a .npy file (from {SALMAP_STL10_REPO}@{revision})")
+    write_marker(dest, {"repo": f"datasets/{SALMAP_STL10_REPO}", "revision": revision,
+                        "commit": sorted(set(files.values())),
+                        "sha256": {str(f.relative_to(dest)): file_digests(f)["sha256"] for f in files}})
+    return dest

@@ -31,3 +31,11 @@ def ema_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(t_params, o_params, 1.0 - tau)
     for tb, ob in zip(target.buffers(), online.buffers()):
         tb.copy_(ob)
+
+
+@torch.no_grad()
+def ema_step(pairs, progress: float, base: float = 0.996) -> None:
+    """One EMA update of every (target, online) pair at the momentum of ``progress``."""
+    tau = ema_momentum(progress, base)
+    for target, online in pairs:
+        ema_update(target, online, tau)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 
+import torch
+
+from seqjepa_core.config import RunConfig
 from seqjepa_core.io import atomic_write_json
+from seqjepa_core.methods.base import Method
 from seqjepa_core.probe_samplers import ProbeContext, build_sampler
 from seqjepa_core.probes import get_probe_specs, run_probes
 from seqjepa_core.train import load_method, resolve_device
@@ -13,20 +18,36 @@ from seqjepa_core.train import load_method, resolve_device
 PROBE_SEED_OFFSET = 10_000  # probe views are drawn independently of the pretraining draws
 
 
-def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_index: str, root: str,
-                        out_json: str | os.PathLike, device: str = "auto", batch_size: int = 256) -> dict:
-    """Fit the probes of ``checkpoint`` on ``train_index``, score them on ``test_index``, write ``out_json``."""
+def load_frozen(checkpoint: str | os.PathLike, device: str = "auto") -> tuple[Method, RunConfig, torch.device]:
+    """A run's method, frozen: eval mode, no gradients; its run config; the resolved device."""
     dev = resolve_device(device)
     method, run = load_method(checkpoint, dev)
     method.eval()  # a frozen encoder is a fixed function (the official eval keeps BatchNorm in train mode)
     for p in method.parameters():
         p.requires_grad_(False)
+    return method, run, dev
+
+
+def run_record(run: RunConfig) -> dict:
+    return {"experiment": run.experiment, "method": run.method, "variant": run.variant, "seed": run.seed,
+            "m_tr": run.m_tr, "epochs": run.train.epochs}
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_index: str, root: str,
+                        out_json: str | os.PathLike, device: str = "auto", batch_size: int = 256,
+                        m_val: Sequence[int] | None = None, heads_out: str | os.PathLike | None = None) -> dict:
+    """Fit the probes of ``checkpoint`` on ``train_index``, score them on ``test_index``, write ``out_json``.
+
+    ``m_val`` replaces the run's z_AGG lengths (the sequence-length sweep probes M_val 1..8); ``heads_out``
+    keeps the fitted heads (scored on 3DIEBench-OOD by ``analyses.evaluate_ood``).
+    """
+    method, run, dev = load_frozen(checkpoint, device)
+    if m_val is not None:
+        run = dataclasses.replace(run, probe=dataclasses.replace(run.probe, m_val=tuple(m_val)))
     ctx = ProbeContext(method, run, str(train_index), str(test_index), str(root), dev,
                        seed=run.seed + PROBE_SEED_OFFSET, batch_size=batch_size)
     metrics = run_probes(build_sampler(run.dataset, ctx), get_probe_specs(run.dataset, run.actions), run.probe,
-                         dev, seed=run.seed)
-    result = {"run": {"experiment": run.experiment, "method": run.method, "variant": run.variant,
-                      "seed": run.seed, "m_tr": run.m_tr, "epochs": run.train.epochs},
-              "config": dataclasses.asdict(run), "metrics": metrics}
+                         dev, seed=run.seed, heads_out=heads_out)
+    result = {"run": run_record(run), "config": dataclasses.asdict(run), "metrics": metrics}
     atomic_write_json(result, out_json)
     return result

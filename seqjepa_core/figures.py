@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 
 import matplotlib
 
@@ -99,6 +100,43 @@ def tradeoff_figure(table_df: pd.DataFrame, out_png: str | os.PathLike, x: str =
     ax.margins(x=0.12, y=0.08)  # room for the labels right of the points
     fig.tight_layout()
     _place_labels(ax, labels, points)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=160, format="png")
+    plt.close(fig)
+
+
+def _grid(table_df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """M_val (rows) x M_tr (columns) of one metric column; rows without both indices are skipped."""
+    df = table_df.dropna(subset=["m_tr", "m_val"])
+    return df.pivot_table(index="m_val", columns="m_tr", values=column, aggfunc="first", dropna=False)
+
+
+def heatmap_figure(panels: list[pd.DataFrame], out_png: str | os.PathLike, metric: str = "top1",
+                   title: str = "") -> None:
+    """Paper Figs. 8-11: one heatmap per table of ``metric`` on z_AGG, M_val down, M_tr across.
+
+    Each cell prints ours and, below it in brackets, the paper's value where the table has one. A panel's
+    title is the part of its row labels before " (M_tr" (e.g. "crop+jitter+blur").
+    """
+    width = 2.2 + 1.1 * sum(_grid(p, f"{metric}_mean").shape[1] for p in panels) + 0.6 * len(panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, width), 4.8), squeeze=False)
+    for ax, table_df in zip(axes[0], panels):
+        ours, paper = _grid(table_df, f"{metric}_mean"), _grid(table_df, f"{metric}_paper")
+        paper = paper.reindex(index=ours.index, columns=ours.columns)
+        ax.imshow(ours.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+        for r, m_val in enumerate(ours.index):
+            for c, m_tr in enumerate(ours.columns):
+                v, p = _num(ours.loc[m_val, m_tr]), _num(paper.loc[m_val, m_tr])
+                text = ("–" if math.isnan(v) else f"{v:.1f}") + ("" if math.isnan(p) else f"\n({p:.1f})")
+                ax.text(c, r, text, ha="center", va="center", fontsize=6.5, color="white")
+        ax.set_xticks(range(len(ours.columns)), [str(int(m)) for m in ours.columns])
+        ax.set_yticks(range(len(ours.index)), [str(int(m)) for m in ours.index])
+        ax.set_xlabel("M_tr (training)")
+        ax.set_ylabel("M_val (inference)")
+        ax.set_title(str(table_df["label"].iloc[0]).split(" (M_tr")[0] if len(table_df) else "", fontsize=9)
+    title = title or f"{AXIS_LABELS.get(metric, metric)} of the linear probe on z_AGG (paper in brackets)"
+    fig.suptitle(textwrap.fill(title, 70), fontsize=10)
+    fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=160, format="png")
     plt.close(fig)

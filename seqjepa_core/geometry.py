@@ -97,3 +97,15 @@ def relative_rotation_quaternion(angles_a: torch.Tensor, angles_b: torch.Tensor,
         return matrix_to_quaternion(euler_xyz_to_matrix(angles_a).transpose(-1, -2) @ euler_xyz_to_matrix(angles_b))
     q = quaternion_multiply(quaternion_conjugate(euler_xyz_to_quaternion(angles_a)), euler_xyz_to_quaternion(angles_b))
     return q / q.norm(dim=-1, keepdim=True)  # scipy normalises stored quaternions
+
+
+def compose_quaternions(quats: torch.Tensor) -> torch.Tensor:
+    """[..., K, 4] -> [..., 4]: q_1 ⊗ q_2 ⊗ ... ⊗ q_K (scipy's ``r_1 * r_2 * ... * r_K``), K >= 1.
+
+    For the relative actions a_i = q_i^{-1} ⊗ q_{i+1} of a sequence this telescopes to q_1^{-1} ⊗ q_{K+1}, the
+    rotation from the first view to the last: the path-integration target (paper Fig. 6b).
+    """
+    out = quats[..., 0, :]
+    for k in range(1, quats.shape[-2]):
+        out = quaternion_multiply(out, quats[..., k, :])
+    return out / out.norm(dim=-1, keepdim=True)

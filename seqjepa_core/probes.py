@@ -43,11 +43,14 @@ class ProbeSpec:
     head: str = "linear"                         # "linear" | "mlp"
     epochs: str = "epochs"                       # the ProbeConfig field with its epoch count
     action_kinds: tuple[str, ...] | None = None  # only for these experiment action kinds (None: all)
+    target_needs_m: bool = False                 # target(features, M_val): a target that depends on M_val
 
     def inputs(self, feats: Features) -> list[tuple[str, int | None]]:
-        """(feature key, M_val) pairs this spec probes; none when the features are absent."""
-        if self.features == "z_agg":
-            keys = sorted((k for k in feats if k.startswith("z_agg@")), key=lambda k: int(k.split("@")[1]))
+        """(feature key, M_val) pairs this spec probes: ``<features>@<M>`` keys (one probe per M_val), else
+        the plain key; none when the features are absent."""
+        prefix = f"{self.features}@"
+        keys = sorted((k for k in feats if k.startswith(prefix)), key=lambda k: int(k.split("@")[1]))
+        if keys:
             return [(k, int(k.split("@")[1])) for k in keys]
         return [(self.features, None)] if self.features in feats else []
 
@@ -70,6 +73,32 @@ def _relative_hues(f: Features) -> torch.Tensor:
     return hues[:, 1] - hues[:, 0]
 
 
+def _augmentation_target(group: str) -> Callable[[Features], torch.Tensor]:
+    def target(f: Features) -> torch.Tensor:
+        return f[group]  # relative parameters of views 0 -> 1 (seqjepa_core.probe_samplers.augmented)
+    target.__name__ = f"relative_{group}"
+    return target
+
+
+# Paper §5.5 / Table 2: crop and jitter by an MLP (300 epochs), blur by a linear head (50 epochs); top-1 on
+# z_AGG and on z_res, the encoder output of the un-augmented image (Table 12).
+AUGMENTATION_PROBES = (
+    ProbeSpec("top1", "z_agg", _labels),
+    ProbeSpec("top1", "encoder", _labels),
+    ProbeSpec("crop_r2", "pair", _augmentation_target("crop"), head="mlp"),
+    ProbeSpec("jitter_r2", "pair", _augmentation_target("jitter"), head="mlp"),
+    ProbeSpec("blur_r2", "pair", _augmentation_target("blur"), epochs="linear_epochs"),
+)
+
+
+def _relative_position(f: Features) -> torch.Tensor:
+    return f["actions"][:, 0]  # normalised (row, col) from fixation 1 to fixation 2
+
+
+def _displacement(f: Features, m: int) -> torch.Tensor:
+    return f["latents"][:, m] - f["latents"][:, 0]  # x_1 -> x_{M+1}: the saccade path integrated
+
+
 # Paper §5.5 / Tables 1, 7, 12. Baselines get no z_agg probe; their "encoder" top-1 is the paper's top-1.
 PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
     "3diebench": (
@@ -78,6 +107,19 @@ PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
         ProbeSpec("rel_rot_r2", "pair", _relative_rotation, head="mlp"),
         ProbeSpec("indiv_rot_r2", "encoder", _view0_rotation, head="mlp"),
         ProbeSpec("color_r2", "pair", _relative_hues, epochs="linear_epochs", action_kinds=("rotcolor",)),
+    ),
+    "cifar100": AUGMENTATION_PROBES,
+    "tinyimagenet": AUGMENTATION_PROBES,
+    # Table 3 / 12, Figs. 6a and 9. Position R²: linear, 50 epochs (§5.5). Path integration (Fig. 6a): a
+    # linear head on z_AGG ⊕ a_M (features from seqjepa_core.path_integration) predicting x_1 -> x_{M+1};
+    # the paper gives no epoch count for it, the linear regressors' 50 is used.
+    "stl10": (
+        ProbeSpec("top1", "z_agg", _labels),
+        ProbeSpec("top1", "encoder", _labels),
+        ProbeSpec("position_r2", "pair", _relative_position, epochs="linear_epochs"),
+        ProbeSpec("path_r2", "path", _displacement, epochs="linear_epochs", target_needs_m=True),
+        ProbeSpec("path_noact_r2", "path_noact", _displacement, epochs="linear_epochs", target_needs_m=True),
+        ProbeSpec("path_novis_r2", "path_novis", _displacement, epochs="linear_epochs", target_needs_m=True),
     ),
 }
 
@@ -116,8 +158,8 @@ def score(pred: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred.argmax(-1) == y).double().mean().item() * 100.0)
 
 
-def _target(spec: ProbeSpec, feats: Features) -> torch.Tensor:
-    y = spec.target(feats)
+def _target(spec: ProbeSpec, feats: Features, m_val: int | None = None) -> torch.Tensor:
+    y = spec.target(feats, m_val) if spec.target_needs_m else spec.target(feats)
     return y.reshape(len(y), -1) if y.is_floating_point() else y
 
 
@@ -154,9 +196,9 @@ def build_heads(first: Features, specs: Sequence[ProbeSpec], cfg: ProbeConfig, d
     """A freshly (seeded) initialised head per (spec, feature key); sizes from the first training draw only."""
     heads = []
     for spec in specs:
-        y = _target(spec, first)
-        d_out = y.shape[1] if y.is_floating_point() else int(y.max()) + 1
         for key, m_val in spec.inputs(first):
+            y = _target(spec, first, m_val)
+            d_out = y.shape[1] if y.is_floating_point() else int(y.max()) + 1
             with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
                 torch.manual_seed(seed)
                 module = build_head(spec.head, first[key].shape[1], d_out, cfg.hidden).to(device)
@@ -181,7 +223,7 @@ def train_heads(sampler: ProbeSampler, heads: list[Head], batch_size: int, devic
     for epoch in tqdm(range(epochs), desc="probes", unit="epoch", leave=False):
         feats = first if epoch == 0 and first is not None else sampler.draw(epoch)
         live = [h for h in heads if epoch < h.epochs]
-        data = {id(h): (feats[h.key].to(device), _target(h.spec, feats).to(device)) for h in live}
+        data = {id(h): (feats[h.key].to(device), _target(h.spec, feats, h.m_val).to(device)) for h in live}
         _check_classes(live, data, epoch)
         n = len(next(iter(data.values()))[0])
         perm = torch.randperm(n, generator=draw_generator(seed, epoch, stream=2)).to(device)
@@ -196,25 +238,62 @@ def train_heads(sampler: ProbeSampler, heads: list[Head], batch_size: int, devic
                 h.train_value = score(predict(h.module, x), y)
 
 
+def fit_heads(sampler: ProbeSampler, specs: Sequence[ProbeSpec], cfg: ProbeConfig, device: torch.device,
+              seed: int) -> tuple[list[Head], Features]:
+    """Every head of ``specs`` fitted on the sampler's training draws; returns them and the first draw."""
+    first = sampler.draw(0)
+    heads = build_heads(first, specs, cfg, device, seed)
+    train_heads(sampler, heads, cfg.batch_size, device, seed, first)
+    return heads, first
+
+
+def score_heads(heads: Sequence[Head], feats: Features, device: torch.device) -> list[tuple[float, int]]:
+    """(score, samples) of each fitted head on ``feats`` (a test split, or another one: 3DIEBench-OOD)."""
+    out = []
+    for h in heads:
+        y = _target(h.spec, feats, h.m_val).to(device)
+        out.append((score(predict(h.module, feats[h.key].to(device)), y), len(y)))
+    return out
+
+
+def save_heads(heads: Sequence[Head], path) -> None:
+    """The fitted heads (weights and what rebuilds them), so other splits can be scored later (3DIEBench-OOD)."""
+    from seqjepa_core.io import atomic_torch_save
+    atomic_torch_save([{"metric": h.spec.metric, "features": h.spec.features, "key": h.key, "m_val": h.m_val,
+                        "head": h.spec.head, "epochs": h.epochs, "d_out": h.d_out, "train_value": h.train_value,
+                        "state_dict": {k: v.cpu() for k, v in h.module.state_dict().items()}} for h in heads], path)
+
+
+def load_heads(path, specs: Sequence[ProbeSpec], cfg: ProbeConfig, device: torch.device) -> list[Head]:
+    """Heads saved by ``save_heads``, matched to ``specs`` by (metric, features); weights-only load."""
+    by_name = {(s.metric, s.features): s for s in specs}
+    heads = []
+    for rec in torch.load(path, map_location="cpu", weights_only=True):
+        spec = by_name[(rec["metric"], rec["features"])]
+        d_in = rec["state_dict"]["weight" if rec["head"] == "linear" else "0.weight"].shape[1]
+        module = build_head(rec["head"], d_in, rec["d_out"], cfg.hidden)
+        module.load_state_dict(rec["state_dict"])
+        heads.append(Head(spec, rec["key"], rec["m_val"], rec["epochs"], module.to(device).eval(), cfg.lr,
+                          rec["d_out"], rec["train_value"]))
+    return heads
+
+
 def run_probes(sampler: ProbeSampler, specs: Sequence[ProbeSpec], cfg: ProbeConfig, device: torch.device | str,
-               seed: int) -> list[dict]:
+               seed: int, heads_out=None) -> list[dict]:
     """The paper's frozen-probe protocol: fit every head on fresh training draws, score on the test draws.
 
     Records look like {"metric": "top1", "representation": "z_agg", "m_val": 3, "value": 85.1,
     "train_value": 88.0, ...}; ``m_val`` is None for encoder/pair probes. The test split is read only
-    after every head is fitted.
+    after every head is fitted. ``heads_out``: also save the fitted heads there (``save_heads``).
     """
     device = torch.device(device)
-    first = sampler.draw(0)
-    heads = build_heads(first, specs, cfg, device, seed)
-    train_heads(sampler, heads, cfg.batch_size, device, seed, first)
-    test = sampler.test()
+    heads, first = fit_heads(sampler, specs, cfg, device, seed)
+    if heads_out is not None:
+        save_heads(heads, heads_out)
     records = []
-    for h in heads:
-        y_test = _target(h.spec, test).to(device)
-        value = score(predict(h.module, test[h.key].to(device)), y_test)
+    for h, (value, n_test) in zip(heads, score_heads(heads, sampler.test(), device)):
         records.append({"metric": h.spec.metric, "representation": h.spec.features, "m_val": h.m_val,
                         "value": value, "train_value": h.train_value, "head": h.spec.head,
-                        "epochs": h.epochs, "n_train": len(first[h.key]), "n_test": len(y_test)})
+                        "epochs": h.epochs, "n_train": len(first[h.key]), "n_test": n_test})
         log.info("probe %s on %s: %.4f (train %.4f)", h.spec.metric, h.key, value, h.train_value)
     return records

@@ -103,6 +103,21 @@ def table_html(df: pd.DataFrame) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
+def is_paper_table(df: pd.DataFrame) -> bool:
+    """A table of ``tables.build_table`` (rows beside the paper's numbers), not a long-format analysis CSV."""
+    return {"label", "n_seeds", "seeds", "note"} <= set(df.columns) and bool(metric_names(df))
+
+
+def plain_table_html(df: pd.DataFrame) -> str:
+    """Any other CSV (e.g. an analysis in long format), as it is."""
+    return '<div class="scroll">' + df.to_html(index=False, na_rep="", border=0,
+                                               float_format=lambda v: f"{v:.4g}") + "</div>"
+
+
+def any_table_html(df: pd.DataFrame) -> str:
+    return table_html(df) if is_paper_table(df) else plain_table_html(df)
+
+
 def page(title: str, body: str) -> str:
     """A self-contained HTML page (the report shows each result in an iframe, styles included)."""
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -111,7 +126,7 @@ def page(title: str, body: str) -> str:
 
 def table_page(df: pd.DataFrame, title: str, description: str = "") -> str:
     intro = f"<p>{html.escape(description)}</p>" if description else ""
-    return page(title, intro + LEGEND + table_html(df))
+    return page(title, intro + (LEGEND if is_paper_table(df) else "") + any_table_html(df))
 
 
 def png_img(path: str | os.PathLike, alt: str) -> str:
@@ -141,7 +156,7 @@ def overview_page(artefacts: Sequence[Artefact], title: str = "seq-JEPA reproduc
         for a in (a for a in artefacts if a.category == cat):
             parts.append(f"<h3>{html.escape(a.subcategory)}: {html.escape(a.title)}</h3>")
             if a.path.endswith(".csv"):
-                parts.append(table_html(read_table(a.path)))
+                parts.append(any_table_html(read_table(a.path)))
             else:
                 parts.append(png_img(a.path, a.title))
     return page(title, "\n".join(parts))

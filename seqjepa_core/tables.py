@@ -11,7 +11,7 @@ Inputs
         {"experiment": "3diebench",              # optional: only runs of this experiment
          "paper_tables": ["table1", "table12"],  # where the paper numbers come from, first match wins
          "rows": [{"label": "seq-JEPA (3, 3)", "method": "seqjepa", "variant": "mtr3", "m_val": 3,
-                   "family": "invariant-equivariant"}, ...]}   # variant/m_val/family optional
+                   "family": "invariant-equivariant"}, ...]}   # variant/m_val/family/experiment optional
 
     A bare list of rows is accepted too (no experiment filter, no paper numbers).
   * ``paper_numbers/paper_numbers.csv``: long format ``table,label,family,metric,value,std,note``.
@@ -41,7 +41,7 @@ import pandas as pd
 from seqjepa_core.io import atomic_path, atomic_write_text
 
 PAPER_NUMBERS = Path(__file__).parent / "paper_numbers" / "paper_numbers.csv"
-METRIC_ORDER = ("top1", "rel_rot_r2", "indiv_rot_r2", "color_r2", "top1_encoder")
+METRIC_ORDER = ("top1", "rel_rot_r2", "indiv_rot_r2", "color_r2", "crop_r2", "jitter_r2", "blur_r2", "top1_encoder")
 STATS = ("mean", "std", "paper", "paper_std", "gap")
 ID_COLUMNS = ("label", "family", "method", "variant", "m_tr", "m_val", "n_seeds", "seeds")
 
@@ -133,11 +133,11 @@ def build_table(spec: dict | list, results: Sequence[dict], paper: pd.DataFrame 
     paper_lookup = {k: g.iloc[0] for k, g in paper.groupby(["label", "metric"], sort=False)}
     paper_family = dict(zip(paper["label"], paper["family"]))
 
-    exp = spec["experiment"]
-    runs = [r for r in results if exp is None or r["run"].get("experiment") == exp]
     rows, notes_by_label = [], {}
     for row in spec["rows"]:
-        mine = [r for r in runs if r["run"]["method"] == row["method"]
+        exp = row.get("experiment") or spec["experiment"]  # a row may point at another experiment's run
+        mine = [r for r in results if (exp is None or r["run"].get("experiment") == exp)
+                and r["run"]["method"] == row["method"]
                 and r["run"].get("variant", "default") == row["variant"]]
         seeds = [r["run"]["seed"] for r in mine]
         if len(set(seeds)) != len(seeds):

@@ -28,7 +28,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from seqjepa_core.config import RunConfig
-from seqjepa_core.data.loading import BatchStream, DataSpec, action_dim, build_dataset
+from seqjepa_core.data.loading import DataSpec, action_dim, make_stream
 from seqjepa_core.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from seqjepa_core.methods import MethodContext, build_method, get_method_class
 from seqjepa_core.methods.base import Method
@@ -260,7 +260,6 @@ def set_up(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device: s
 
     seed_everything(run.seed)
     method = build_method_for_run(run)
-    dataset = build_dataset(data, method.num_views, seed=run.seed)
     method.to(dev)
     if dev.type == "cuda":
         method.to(memory_format=torch.channels_last)
@@ -278,11 +277,11 @@ def set_up(run: RunConfig, data: DataSpec, out_dir: str | os.PathLike, device: s
 
     optimizer, schedule, peak_lr = build_optimizer(method, run)
     # Global batches of train.batch_size, each rank taking its 1/world shard (losses gather them back).
-    stream = BatchStream(dataset, data, run.train.batch_size, run.seed, dev, run.train.num_workers,
+    stream = make_stream(data, method.num_views, run.train.batch_size, run.seed, dev, run.train.num_workers,
                          rank=rank, world_size=world)
     steps_per_epoch = stream.num_batches()
     if steps_per_epoch == 0 and run.train.epochs > 0:
-        raise ValueError(f"{data.index_path}: {len(dataset)} samples is fewer than one batch of "
+        raise ValueError(f"{data.index_path}: fewer samples than one batch of "
                          f"{run.train.batch_size} (train.batch_size)")
     return Session(run, data, Path(out_dir), dev, rank, world, method, model, optimizer, schedule, peak_lr,
                    stream, steps_per_epoch)

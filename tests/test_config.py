@@ -34,6 +34,18 @@ def test_paper_and_demo_configs_validate(paper):
     assert "mtr3-adim16" not in demo.experiments["3diebench"].runs["seqjepa"]  # null removes a variant
 
 
+def test_augmentation_experiments_follow_the_paper(paper):
+    cfg = load_config(paper)
+    run = cfg.run_config("cifar100-crop", "seqjepa", "mtr2", 0)
+    assert (run.dataset, run.actions, run.img_size, run.cifar_stem, run.train.epochs) == ("cifar100", "crop", 32, True, 2000)
+    assert (run.normalization, run.action_norm) == ("paper", "sequence_l2")
+    tin = cfg.run_config("tinyimagenet", "seqjepa", "mtr1", 0)
+    assert (tin.img_size, tin.cifar_stem, tin.probe.m_val) == (64, False, tuple(range(1, 9)))
+    assert cfg.seeds("cifar100", "seqjepa", "mtr4") == (0,) and cfg.seeds("cifar100", "seqjepa", "mtr2") == (0, 1, 2)
+    keys = cfg.run_keys("tinyimagenet-blur")
+    assert ("tinyimagenet-blur", "seqjepa", "mtr2", 0) in keys and ("tinyimagenet-blur", "seqjepa", "mtr2", 1) not in keys
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda c: c["experiments"]["3diebench"]["runs"].update(simclrr={"default": {}}),
      r"experiments.3diebench.runs: 'simclrr' is not one of \[.*'seqjepa'"),
@@ -56,13 +68,51 @@ def test_paper_and_demo_configs_validate(paper):
      r"experiments.3diebench.train.epochs: expected an integer"),
     (lambda c: c["experiments"]["3diebench"]["probe"].update(m_val=[0]),
      r"experiments.3diebench.probe.m_val\[0\]: must be positive"),
+    (lambda c: c["experiments"]["3diebench"]["probe"].update(test_draws=0),
+     r"experiments.3diebench.probe.test_draws: must be positive"),
+    (lambda c: c["experiments"]["3diebench"]["probe"].update(samples_per_object=4),
+     r"experiments.3diebench.probe: unknown key\(s\) \['samples_per_object'\]"),
+    (lambda c: c["datasets"]["3diebench"].update(synthetic={"rotation_scale": [0.5, 1.5, 1]}),
+     r"datasets.3diebench.synthetic.rotation_scale\[1\]: must be <= 1"),
     (lambda c: c["tables"]["3diebench"]["rows"][8].update(m_val=7),
      r"tables.3diebench.rows\[8\].m_val: 7 is not one of \[1, 3, 5\]"),
     (lambda c: c["datasets"]["3diebench"].update(source="ftp"),
      r"datasets.3diebench.source: 'ftp' is not one of"),
     (lambda c: c.update(device="tpu"), r"device: 'tpu' is not one of"),
+    (lambda c: c["experiments"]["cifar100"].update(actions="rotation"),
+     r"experiments.cifar100.actions: 'rotation' is not one of \['blur', 'crop', 'crop\+jitter\+blur', 'jitter', 'none'\]"),
+    (lambda c: c["experiments"]["cifar100"].update(normalization="imagenet"),
+     r"experiments.cifar100.normalization: 'imagenet' is not one of \['official', 'paper'\]"),
+    (lambda c: c["experiments"]["tinyimagenet"].update(action_norm="l1"),
+     r"experiments.tinyimagenet.action_norm: 'l1' is not one of \['raw', 'sequence_l2'\]"),
+    (lambda c: c["tables"]["cifar100"]["rows"][4].update(experiment="cifar100-scale"),
+     r"tables.cifar100.rows\[4\].experiment: 'cifar100-scale' is not one of"),
+    (lambda c: c["experiments"]["cifar100"]["runs"]["seqjepa"]["mtr4"].update(seeds=[]),
+     r"experiments.cifar100.runs.seqjepa.mtr4.seeds: needs at least one seed"),
+    (lambda c: c["figures"]["cifar100_heatmap"].update(panels=["nope"]),
+     r"figures.cifar100_heatmap.panels\[0\]: 'nope' is not one of"),
 ])
 def test_bad_config_names_the_key(paper, mutate, message):
+    mutate(paper)
+    with pytest.raises(ConfigError, match=message):
+        load_config(paper)
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: c["analyses"]["3diebench_retrieval"]["rows"].append({"label": "SimCLR", "method": "simclr"}),
+     r"analyses.3diebench_retrieval.rows\[4\].method: 'simclr' has no action-conditioned predictor"),
+    (lambda c: c["analyses"]["3diebench_retrieval"].update(kind="retrieve"),
+     r"analyses.3diebench_retrieval.kind: 'retrieve' is not one of"),
+    (lambda c: c["analyses"].update(x={"kind": "ood", "experiment": "3diebench", "dataset": "3diebench", "rows": []}),
+     r"analyses.x.dataset: '3diebench' is not one of \['3diebench_ood'\]"),
+    (lambda c: c["analyses"].update(x={"kind": "path_integration", "experiment": "3diebench", "rows": []}),
+     r"analyses.x.m_val: the path_integration analysis needs its M_val axis"),
+    (lambda c: c["analyses"].update({"3diebench": {"kind": "retrieval", "experiment": "3diebench", "rows": []}}),
+     r"analyses.3diebench: '3diebench' is also a table"),
+    (lambda c: c["experiments"]["3diebench"].update(dataset="3diebench_ood"),
+     r"experiments.3diebench.dataset: '3diebench_ood' is not one of \['3diebench', 'cifar100', 'stl10', 'tinyimagenet'\]"),  # evaluation only
+])
+def test_bad_analysis_names_the_key(paper, mutate, message):
     mutate(paper)
     with pytest.raises(ConfigError, match=message):
         load_config(paper)
@@ -166,9 +216,13 @@ def test_zero_where_zero_means_something(paper):
     """0 epochs (random-init reference), 0 GPUs (CPU jobs), 0 loss weights and dropout (ablations) are valid."""
     variant(paper).update(epochs=0, params={"dropout": 0.0})
     variant(paper, "vicreg", "default").update(params={"lam_cov": 0.0})
+    variant(paper, "simclr", "default").update(train={"epochs": 0, "weight_decay": 0.0})
+    train_of(paper).update(warmup_epochs=0, num_workers=0, warmup_start_lr=0.0, final_lr=0.0)
     paper["resources"]["probe"].update(gpus=0)
     cfg = load_config(paper)
     assert cfg.run_config("3diebench", "seqjepa", "mtr1", 0).train.epochs == 0
+    assert cfg.run_config("3diebench", "simclr", "default", 0).train.epochs == 0
+    assert cfg.datasets["3diebench"].root == paper["datasets"]["3diebench"]["root"]
 
 
 def test_every_variant_override_reaches_the_resolved_run(paper):

@@ -519,3 +519,110 @@ def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:
     assert cli.main(["--repo-id", "Hafez/seq-JEPA", "--repo-type", "model", "--dest", str(dest),
                      "--pattern", "*.pth", "--endpoint", f"file://{tmp_path / 'mirror'}"]) == 0
     assert (dest / "stl10" / "pls_mtr4.pth").exists() and is_complete(dest)
+
+
+def test_3diebench_ood_from_the_hub_at_the_pinned_revision_then_offline(
+        server: tuple[str, ServerState], tmp_path: Path, hf_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seqjepa_core.data.synthetic_3diebench import generate_ood
+    from seqjepa_core.data.threedie import build_eval_index
+    from seqjepa_core.download import OOD_REVISION
+
+    base, state = server
+    tree = tmp_path / "published"
+    objects = generate_ood(tree, num_classes=2, objects_per_class=1, image_size=16, seed=4, workers=1)
+    published = {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*_*.*")}
+    state.hf_repos[("dataset", "Hafez/3DIEBench-OOD")] = {**published, "README.md": b"# 3DIEBench-OOD",
+                                                          ".gitattributes": b"*.jpg lfs"}
+    dest = tmp_path / "data" / "3DIEBench-OOD"
+    root = fetch("3diebench_ood", dest, endpoint=base)
+    assert ("GET", f"/api/datasets/Hafez/3DIEBench-OOD/revision/{OOD_REVISION}") in {(m, p) for m, p, _ in state.requests}
+    assert {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*_*.*")
+            if ".cache" not in p.parts} == published
+    assert not (root / ".gitattributes").exists() and is_complete(root)
+    assert f"@{OOD_REVISION}" in json.loads((root / ".complete").read_text())["from"][0]
+    # what came down indexes as the 3DIEBench tree it claims to be
+    index = build_eval_index(root, tmp_path / "splits", "ood", sorted(p.split("/")[1] for p in objects), workers=1)
+    assert index["view_ids"].tolist() == [2, 3, 4, 5] and len(index["paths"]) == 2
+
+    # offline (HF_HUB_OFFLINE=1): the files already in dest are reused, nothing is requested
+    import huggingface_hub.constants as c
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    (root / ".complete").unlink()
+    n = len(state.requests)
+    assert fetch("3diebench_ood", dest, endpoint=base) == root and is_complete(root)
+    assert len(state.requests) == n
+
+    # a revision from the config replaces the pinned one
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    other = fetch("3diebench_ood", tmp_path / "other", endpoint=base, revision=COMMIT)
+    asked = [p for _, p, _ in state.requests[n:]]
+    assert not any(OOD_REVISION in p for p in asked)  # a full sha needs no resolving
+    assert any(p.startswith(f"/api/datasets/Hafez/3DIEBench-OOD/tree/{COMMIT}") for p in asked)
+    assert is_complete(other) and f"@{COMMIT}" in json.loads((other / ".complete").read_text())["from"][0]
+
+
+# --------------------------------------------------------------------------- STL-10
+
+
+def _stl_archive(tmp_path: Path) -> bytes:
+    from seqjepa_core.data.synthetic_stl10 import generate
+    generate(tmp_path / "gen", tmp_path / "gen_sal", train_per_class=1, test_per_class=1, unlabeled=100, seed=1)
+    members = {f"stl10_binary/{p.name}": p.read_bytes() for p in (tmp_path / "gen" / "stl10_binary").iterdir()}
+    return _tar(tmp_path / "stl10_binary.tar.gz", members).read_bytes()
+
+
+def test_stl10_archive_resumes_after_interruption_and_reads(server: tuple[str, ServerState], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from seqjepa_core.data.stl10 import read_split
+    base, state = server
+    archive = _stl_archive(tmp_path)
+    state.files["/stl/stl10_binary.tar.gz"], state.truncate_next_at = archive, 3 * len(archive) // 4  # > 1 MiB chunks arrive
+    src = SOURCES["stl10"]  # the real md5 belongs to the real archive: use the stand-in's
+    monkeypatch.setitem(SOURCES, "stl10", replace(src, files=(replace(src.files[0], md5=hashlib.md5(archive).hexdigest()),)))
+    root = fetch("stl10", tmp_path / "stl10", mirror=f"{base}/stl", progress=False, backoff=0)
+    ranges = [r for _, _, r in _gets(state)]
+    assert ranges[0] is None and ranges[-1] is not None and int(ranges[-1][6:-1]) > 0  # resumed, not restarted
+    images, labels = read_split(root, "train")
+    ref, ref_labels = read_split(tmp_path / "gen", "train")
+    assert np.array_equal(np.asarray(images), np.asarray(ref)) and np.array_equal(labels, ref_labels)
+    assert is_complete(root)
+
+
+def test_stl10_corrupted_archive_fails_its_checksum(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    state.files["/stl/stl10_binary.tar.gz"] = _stl_archive(tmp_path)  # not the real archive: md5 differs
+    with pytest.raises(DownloadError, match="md5 mismatch") as e:
+        fetch("stl10", tmp_path / "stl10", mirror=f"{base}/stl", progress=False, backoff=0)
+    assert f"{base}/stl/stl10_binary.tar.gz" in str(e.value) and "stl10_binary.tar.gz" in str(e.value)
+    assert not is_complete(tmp_path / "stl10") and not list((tmp_path / "_downloads").glob("*"))
+
+
+def test_stl10_saliency_at_pinned_revision_then_offline_from_cache(server: tuple[str, ServerState], tmp_path: Path,
+                                                                    hf_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants as c
+
+    from seqjepa_core.download import fetch_salmap_stl10
+    base, state = server
+    sal = {f"{s}/saliency_{s}.npy": _npy(np.full((2, 1, 4, 4), i, np.float32))
+           for i, s in enumerate(("train", "test", "unlabeled"))}
+    state.hf_repos[("dataset", "Hafez/salmap-stl10")] = sal
+    root = fetch_salmap_stl10(tmp_path / "sal", revision=COMMIT, endpoint=base)
+    assert all((root / n).read_bytes() == b for n, b in sal.items())
+    marker = json.loads((root / ".complete").read_text())
+    assert marker["revision"] == COMMIT and marker["commit"] == [COMMIT]
+    assert marker["sha256"]["unlabeled/saliency_unlabeled.npy"] == _sha(sal["unlabeled/saliency_unlabeled.npy"])
+    assert any(p == f"/datasets/Hafez/salmap-stl10/resolve/{COMMIT}/train/saliency_train.npy"
+               for _, p, _ in state.requests)
+
+    # offline, the Hub gone: the cache serves a fresh destination without a single request
+    state.hf_repos.clear()
+    n = len(state.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    root2 = fetch_salmap_stl10(tmp_path / "sal2", revision=COMMIT, endpoint=base)
+    assert all((root2 / n).read_bytes() == b for n, b in sal.items()) and len(state.requests) == n
+    with pytest.raises(DownloadError, match="Hafez/salmap-stl10@main:train/saliency_train.npy"):
+        fetch_salmap_stl10(tmp_path / "sal3", revision="main", endpoint=base, splits=("train",))

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 
-from seqjepa_core.figures import tradeoff_figure
+from seqjepa_core.figures import heatmap_figure, tradeoff_figure
 from seqjepa_core.tables import build_table, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,3 +52,17 @@ def test_figure_cli(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["figure.py", "--table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "f.png")])
     runpy.run_path(str(REPO / "workflow_scripts" / "figure.py"), run_name="__main__")
     _check_png(tmp_path / "f.png")
+
+
+def test_heatmap_figure_grids_mval_by_mtr_with_the_paper_beside(tmp_path):
+    results = [{"run": {"experiment": "c", "method": "seqjepa", "variant": f"mtr{t}", "seed": 0, "m_tr": t},
+                "metrics": [{"metric": "top1", "representation": "z_agg", "m_val": m, "value": 50 + t + m}
+                            for m in (1, 2)]} for t in (1, 2)]
+    rows = [{"label": f"crop+jitter+blur (M_tr = {t}, M_val = {m})", "method": "seqjepa", "variant": f"mtr{t}",
+             "m_val": m} for t in (1, 2) for m in (1, 2)]
+    df = build_table({"experiment": "c", "paper_tables": ["fig10_cropjitterblur"], "rows": rows}, results)
+    row = df.set_index("label").loc["crop+jitter+blur (M_tr = 2, M_val = 1)"]
+    assert row["top1_mean"] == 53 and row["top1_paper"] == 53.1 and row["m_tr"] == 2  # Fig. 10's cell
+    heatmap_figure([df, df], tmp_path / "h.png")
+    assert (tmp_path / "h.png").read_bytes()[:8] == PNG_MAGIC
+    assert mpimg.imread(tmp_path / "h.png")[..., :3].std() > 0.05

@@ -98,6 +98,24 @@ def test_batched_shapes():
     assert euler_xyz_to_matrix(a).shape == (6, 5, 3, 3)
 
 
+def test_composed_relative_rotations_are_the_rotation_from_first_to_last_view():
+    """Path-integration target (Fig. 6b): composing the actions a_1..a_M equals scipy's R_1^{-1} R_{M+1}."""
+    from seqjepa_core.geometry import compose_quaternions, relative_rotation_quaternion
+
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 5, 7):
+        angles = rng.uniform(-np.pi, np.pi, (16, m + 1, 3))
+        actions = relative_rotation_quaternion(torch.from_numpy(angles[:, :-1]), torch.from_numpy(angles[:, 1:]))
+        composed = compose_quaternions(actions).numpy()
+        for b in range(16):
+            rots = [Rotation.from_euler("xyz", a) for a in angles[b]]
+            step = Rotation.identity()
+            for r_prev, r_next in zip(rots[:-1], rots[1:]):  # compose the relative steps one by one
+                step = step * (r_prev.inv() * r_next)
+            np.testing.assert_allclose(composed[b], step.as_quat(), atol=1e-9)  # same sign as scipy
+            np.testing.assert_allclose(composed[b], (rots[0].inv() * rots[-1]).as_quat(), atol=1e-9)
+
+
 def test_matrix_to_quaternion_keeps_every_batch_dimension():
     a = angles(np.pi, 11, (6, 5))
     m = euler_xyz_to_matrix(torch.from_numpy(a))

@@ -121,3 +121,10 @@ def test_provenance_page_lists_each_runs_hardware_and_flags_other_commits():
     assert "not installed" in html
     same = provenance_page({}, {"commit": "a" * 40, "dirty": False}, {}, [(prov, run)])
     assert "other commits than the report" not in same
+
+
+def test_a_long_format_csv_is_shown_as_it_is():
+    df = pd.DataFrame({"m_tr": [1, 1, 3], "m_val": [1, 3, 3], "metric": ["top1"] * 3, "value": [50.0, 55.5, 61.25]})
+    html = table_page(df, "seq-length")
+    assert "|gap|" not in html  # no paper-comparison legend for a table without paper columns
+    assert html.count("<tr") == 4 and all(f"<td>{v}</td>" in html for v in ("50", "55.5", "61.25", "top1"))

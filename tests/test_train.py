@@ -66,6 +66,8 @@ STEPS_PER_EPOCH = 18 // 6  # 18 training objects, batch 6
 
 
 def test_outputs_and_checkpoint_round_trip(reference_run):
+    with open(reference_run / "metrics.csv") as f:
+        assert next(csv.reader(f)) == ["epoch", "step", "loss", "lr", "seconds", "samples_per_s"]
     rows = read_losses(reference_run / "metrics.csv")
     assert [int(r[0]) for r in rows] == [1, 2, 3]
     assert [int(r[1]) for r in rows] == [3, 6, 9]
@@ -117,7 +119,8 @@ def test_ema_progress_is_the_fraction_of_finished_steps(recorded_run):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
-def test_killed_job_resumes_to_identical_result(tiny_3diebench, reference_run, tmp_path, signum, monkeypatch):
+def test_killed_job_resumes_to_identical_result(tiny_3diebench, reference_run, tmp_path, signum, monkeypatch,
+                                                caplog):
     steps = 3 * (18 // 6)
     kill_at = int(torch.randint(1, steps - 1, (1,), generator=torch.Generator().manual_seed(signum)))
     # deliver the requested signal at that step (the trainer's hook sends SIGTERM; swap it for signum)
@@ -129,9 +132,31 @@ def test_killed_job_resumes_to_identical_result(tiny_3diebench, reference_run, t
                  show_progress=False)
     monkeypatch.undo()
     assert (tmp_path / "state" / "last.pt").exists() and not (tmp_path / "checkpoint.pt").exists()
-    pretrain(make_run(), spec(tiny_3diebench), tmp_path, device="cpu", show_progress=False)
+    with caplog.at_level("INFO", logger="seqjepa.train"):
+        pretrain(make_run(), spec(tiny_3diebench), tmp_path, device="cpu", show_progress=False)
+    epoch, step = divmod(kill_at - 1, STEPS_PER_EPOCH)  # stopped after its step-th step of that epoch
+    step += 1
+    assert f"resumed from {tmp_path / 'state' / 'last.pt'} at epoch {epoch} step {step}" in caplog.messages
     assert read_losses(tmp_path / "metrics.csv") == read_losses(reference_run / "metrics.csv")
     assert_same_weights(tmp_path / "checkpoint.pt", reference_run / "checkpoint.pt")
+
+
+def test_rng_state_round_trips_every_generator_including_cuda(monkeypatch):
+    import random
+
+    import numpy as np
+
+    from seqjepa_core import train
+    cuda_state, restored = [torch.arange(4, dtype=torch.uint8)], []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)   # the CUDA branch, without a GPU
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: cuda_state)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    state = train._rng_state()
+    first = (torch.rand(3), np.random.rand(3), random.random())
+    train._set_rng_state(state)
+    again = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(first[0], again[0]) and np.array_equal(first[1], again[1]) and first[2] == again[2]
+    assert restored == [cuda_state]
 
 
 def test_nan_loss_fails_with_epoch_and_step_and_keeps_last_checkpoint(tiny_3diebench, tmp_path, monkeypatch):

@@ -27,11 +27,34 @@ def test_dry_run_all_is_the_whole_paper_dag():
     counts = job_counts(res.stdout + res.stderr)
     # 3DIEBench: 9 seq-JEPA variants + 8 baselines + 6 transformer-projector baselines (Table 8),
     # rot+colour: 5 runs; 3 seeds each; plus one released checkpoint per experiment, probed, not trained.
-    # The high-compute regime (Table 11) is outside `all`.
+    # The high-compute regime (Table 11) is outside `all`. STL-10: 7 Table 3 runs x 3 seeds + Fig. 9's
+    # M_tr 1, 2, 3, 5 (one seed). CIFAR-100 and Tiny ImageNet, each: 86 runs (the 82 of Table 2 + 4
+    # heatmap-only single models).
     assert counts["download_3diebench"] == 1 and counts["index_3diebench"] == 2
-    assert counts["pretrain"] == 3 * (9 + 8 + 6 + 5) and counts["probe"] == counts["pretrain"] + 2
+    # The sequence-length sweep (Figs. 7, 8) adds M_tr 2, 4, 5 with one seed; they get its M_val 1-8 probe only.
+    assert counts["download_stl10"] == counts["download_salmap_stl10"] == 1 and counts["index_stl10"] == 3
+    assert counts["download_cifar100"] == counts["download_tinyimagenet"] == 1
+    assert counts["index_cifar100"] == counts["index_tinyimagenet"] == 2
+    assert counts["pretrain"] == 3 * (9 + 8 + 6 + 5) + 3 * 7 + 4 + 2 * 86 + 3
+    assert counts["probe"] == counts["pretrain"] - 3 + 2
     assert counts["download_released"] == counts["import_released"] == 2
-    assert counts["table"] == 4 and counts["figure"] == 1
+    assert counts["table"] == 5 + 2 * 5 and counts["figure"] == 4 + 2
+    # Beyond Table 1 (rules/threedie_extras.smk): OOD data, Table 9 per run of its 10 rows (3 seeds), Table 10's
+    # 4 predictors, Fig. 6b's 3 seeds, the sweep's 5 models, Figs. 4 and 5
+    assert counts["download_3diebench_ood"] == counts["index_3diebench_ood"] == 1
+    assert counts["ood"] == 30 and counts["retrieval"] == 12 and counts["path_integration"] == 3
+    assert counts["probe_seq_length"] == 5 and counts["analysis_embedding"] == 2
+    assert counts["analysis_table"] == 2 and counts["analysis_path_integration"] == counts["analysis_seq_length"] == 1
+
+
+def test_ood_table_schedules_only_what_it_needs():
+    res = dry_run("results/tables/3diebench_ood.csv")
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    # Table 9: 8 baselines + seq-JEPA mtr1, mtr3, 3 seeds each: pretrain, probe (its heads), OOD scoring
+    assert counts["pretrain"] == counts["probe"] == counts["ood"] == 30
+    assert counts["download_3diebench_ood"] == counts["index_3diebench_ood"] == counts["analysis_table"] == 1
+    assert not {"retrieval", "path_integration", "probe_seq_length", "table", "figure"} & set(counts)
 
 
 def test_one_table_schedules_only_what_it_needs():
@@ -64,12 +87,38 @@ def test_table8_and_table11_targets_dry_run_with_their_resources():
     assert "--nproc_per_node 4" in res.stdout and "3diebench_high_compute.csv" in res.stdout
 
 
-def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path):
+def test_table2_lists_every_run_of_the_paper_table():
+    res = dry_run("results/tables/cifar100.csv", "results/tables/tinyimagenet.csv")
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    # per dataset, 3 seeds of: 4 invariant baselines, 4 equivariant baselines x 4 action sets, seq-JEPA
+    # C+J+B M_tr 1-3, crop M_tr 2, jitter M_tr 3, blur M_tr 3, no action M_tr 2; plus the random encoder
+    per_dataset = 3 * (4 + 4 * 4 + 6 + 1) + 1
+    assert counts["pretrain"] == counts["probe"] == 2 * per_dataset
+    assert counts["table"] == 2 and "figure" not in counts
+
+
+def test_stl10_table_lists_downloads_index_table3_runs_and_probes():
+    res = dry_run("results/tables/stl10_pls.csv")
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    # images + saliency maps, 3 split indices, the 7 Table 3 runs x 3 seeds, their probes, the table
+    assert counts == {"download_stl10": 1, "download_salmap_stl10": 1, "index_stl10": 3, "pretrain": 21,
+                      "probe": 21, "table": 1, "total": 48}
+
+
+@pytest.mark.parametrize("yaml,message", [
+    ("experiments:\n  3diebench:\n    runs:\n      seqjepa:\n        mtr1: {m_tr: 0}\n",
+     "experiments.3diebench.runs.seqjepa.mtr1.m_tr: must be positive"),
+    ("experiments:\n  stl10:\n    runs:\n      seqjepa:\n        mtr4-noior: {data: {ior: hexagon}}\n",
+     "experiments.stl10.runs.seqjepa.mtr4-noior.data.ior: 'hexagon' is not one of"),
+])
+def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path, yaml, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("experiments:\n  3diebench:\n    runs:\n      seqjepa:\n        mtr1: {m_tr: 0}\n")
+    bad.write_text(yaml)
     res = dry_run("all", "--configfile", str(bad))
     assert res.returncode != 0
-    assert "experiments.3diebench.runs.seqjepa.mtr1.m_tr: must be positive" in res.stdout + res.stderr
+    assert message in res.stdout + res.stderr
 
 
 def test_missing_local_dataset_root_names_key_and_download_rule(tmp_path):

@@ -100,9 +100,9 @@ def draw_sample(names: list[str], sample: int | None, seed: int) -> list[str]:
 def run_group(group: str, sample: int | None, seed: int, jobs: int) -> None:
     work = prepare(group)
     started = time.time()
-    if not (work / "mutants").is_dir():
-        # Generate the mutants and the test statistics without testing any mutant.
-        mutmut(work, "run", "--max-children", str(jobs), "no-such-mutant")
+    # (Re)generate the mutants of changed sources and the test statistics, testing no mutant, so the
+    # sample is drawn from the mutants of the current code.
+    mutmut(work, "run", "--max-children", str(jobs), "no-such-mutant")
     before = statuses(work)
     names = draw_sample(list(before), sample, seed)
     (work / "sample.txt").write_text("\n".join(names) + "\n")

@@ -27,12 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dest", type=Path, required=True)
     p.add_argument("--pattern", action="append", help="glob of repo files to fetch (repeatable; default all)")
     p.add_argument("--filename", action="append", help="exact repo file to fetch (repeatable)")
-    p.add_argument("--revision", help="branch, tag or commit (default main)")
+    p.add_argument("--revision", help="branch, tag or commit (default: the source's pinned one, else main)")
     p.add_argument("--endpoint", help="Hub endpoint or file:// mirror (default $HF_ENDPOINT / huggingface.co)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if args.source:
-        fetch(args.source, args.dest, endpoint=args.endpoint)
+        fetch(args.source, args.dest, endpoint=args.endpoint, revision=args.revision)
         return 0
     if is_complete(args.dest):
         return 0

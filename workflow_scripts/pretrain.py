@@ -25,7 +25,7 @@ if args.threads:
     torch.set_num_threads(args.threads)
 run = RunConfig.from_json(args.run_json)
 try:
-    pretrain(run, DataSpec(run.dataset, args.index, args.root, run.img_size, run.actions), args.out_dir, args.device)
+    pretrain(run, DataSpec.for_run(run, args.index, args.root), args.out_dir, args.device)
 except Preempted as err:
     print(f"preempted: {err}", file=sys.stderr)
     sys.exit(PREEMPTED_EXIT_CODE)

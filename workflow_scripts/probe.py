@@ -2,10 +2,8 @@
 
 import argparse
 
-import torch
-
 from seqjepa_core.evaluate import evaluate_checkpoint
-from seqjepa_core.logging_utils import setup_logging
+from seqjepa_core.logging_utils import add_job_args, start_job
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--checkpoint", required=True)
@@ -13,11 +11,11 @@ p.add_argument("--train-index", required=True)
 p.add_argument("--test-index", required=True)
 p.add_argument("--root", required=True)
 p.add_argument("--out", required=True)
-p.add_argument("--device", default="auto")
-p.add_argument("--threads", type=int, default=0)
+p.add_argument("--m-val", type=int, nargs="+", help="z_AGG lengths instead of the run's (sequence-length sweep)")
+p.add_argument("--heads-out", help="also save the fitted heads here (scored on 3DIEBench-OOD later)")
+add_job_args(p)
 args = p.parse_args()
 
-setup_logging()
-if args.threads:
-    torch.set_num_threads(args.threads)
-evaluate_checkpoint(args.checkpoint, args.train_index, args.test_index, args.root, args.out, args.device)
+start_job(args)
+evaluate_checkpoint(args.checkpoint, args.train_index, args.test_index, args.root, args.out, args.device,
+                    m_val=args.m_val, heads_out=args.heads_out)

@@ -8,15 +8,17 @@ computed batched on the device.
 
 from __future__ import annotations
 
+import importlib
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqjepa_core.data.batch import SequenceBatch
+from seqjepa_core.data.registry import get_dataset_info
 
 
 @dataclass(frozen=True)
@@ -28,20 +30,39 @@ class DataSpec:
     root: str
     img_size: int
     actions: str
+    options: dict = field(default_factory=dict)   # the run's data options (STL-10: the saccade sampler)
+    normalization: str = "paper"       # paper | official: the dataset's NORMALIZATION constants
+    action_norm: str = "sequence_l2"   # augmentation actions: sequence_l2 (official) | raw differences
+
+    @classmethod
+    def for_run(cls, run, index_path: str, root: str) -> "DataSpec":
+        """The data a ``RunConfig`` trains or is probed on."""
+        return cls(run.dataset, index_path, root, run.img_size, run.actions, run.data, run.normalization,
+                   run.action_norm)
 
 
 def dataset_module(dataset: str) -> ModuleType:
-    """The module of a dataset: ``Sequences`` (the Dataset), ``MEAN``/``STD``, ``relative_actions``,
-    ``ACTION_DIMS``. Imported lazily: the DAG build never loads image code."""
-    if dataset == "3diebench":
-        from seqjepa_core.data import threedie
-        return threedie
-    raise KeyError(f"unknown dataset {dataset!r}")
+    """The module of a dataset (``seqjepa_core.data.registry``): ``MEAN``/``STD``, ``ACTION_DIMS``,
+    ``relative_actions`` and either ``Sequences`` (a per-item Dataset for ``BatchStream``) or
+    ``build_stream`` (its own batched stream). Imported lazily: the DAG build never loads image code."""
+    return importlib.import_module(get_dataset_info(dataset).module)
 
 
 def build_dataset(spec: DataSpec, num_views: int, seed: int) -> Dataset:
     return dataset_module(spec.dataset).Sequences(spec.index_path, spec.root, num_views=num_views,
                                                   img_size=spec.img_size, seed=seed)
+
+
+def make_stream(spec: DataSpec, num_views: int, batch_size: int, seed: int, device: torch.device,
+                num_workers: int = 0, shuffle: bool = True, drop_last: bool = True, rank: int = 0,
+                world_size: int = 1):
+    """The epoch stream of a dataset: ``num_batches()`` and ``epoch(epoch, skip)`` of ``SequenceBatch``es."""
+    module = dataset_module(spec.dataset)
+    if hasattr(module, "build_stream"):
+        return module.build_stream(spec.index_path, spec.options, num_views, batch_size, seed, device,
+                                   shuffle=shuffle, drop_last=drop_last, rank=rank, world_size=world_size)
+    return BatchStream(build_dataset(spec, num_views, seed), spec, batch_size, seed, device, num_workers,
+                       shuffle=shuffle, drop_last=drop_last, rank=rank, world_size=world_size)
 
 
 def action_dim(dataset: str, kind: str) -> int:
@@ -57,9 +78,12 @@ def _ignore_stop_signals(worker_id: int) -> None:
 
 def stack_items(items: list[dict]) -> dict[str, torch.Tensor]:
     """The DataLoader collate: stacks on the CPU and keeps images uint8 (4x less to pin and copy)."""
-    return {"images": torch.stack([torch.as_tensor(it["images"]) for it in items]),
-            "latents": torch.stack([torch.as_tensor(it["latents"], dtype=torch.float32) for it in items]),
-            "labels": torch.tensor([int(it["label"]) for it in items], dtype=torch.long)}
+    out = {"images": torch.stack([torch.as_tensor(it["images"]) for it in items]),
+           "latents": torch.stack([torch.as_tensor(it["latents"], dtype=torch.float32) for it in items]),
+           "labels": torch.tensor([int(it["label"]) for it in items], dtype=torch.long)}
+    if "index" in items[0]:  # datasets that draw their views on the device seed them by index
+        out["index"] = torch.tensor([int(it["index"]) for it in items], dtype=torch.long)
+    return out
 
 
 def epoch_batches(num_samples: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True,
@@ -85,7 +109,8 @@ class BatchStream:
         self.device, self.num_workers, self.shuffle, self.drop_last = device, num_workers, shuffle, drop_last
         self.rank, self.world_size = rank, world_size
         self.module = dataset_module(spec.dataset)
-        mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) for v in (self.module.MEAN, self.module.STD))
+        constants = getattr(self.module, "NORMALIZATION", {"paper": (self.module.MEAN, self.module.STD)})
+        mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) for v in constants[spec.normalization])
         # Normalize(mean, std)(x / 255) as one in-place multiply-add: a third of the memory traffic
         self.scale, self.shift = 1.0 / (255.0 * std), -mean / std
 
@@ -109,6 +134,8 @@ class BatchStream:
             yield self.to_batch(raw)
 
     def to_batch(self, raw: dict[str, torch.Tensor]) -> SequenceBatch:
+        if hasattr(self.module, "device_batch"):  # views made on the device (augmentations)
+            return self.module.device_batch(raw, self)
         images = raw["images"].to(self.device, non_blocking=True)
         latents = raw["latents"].to(self.device, non_blocking=True)
         views = images.float().mul_(self.scale).add_(self.shift)

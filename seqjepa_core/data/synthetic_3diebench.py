@@ -435,6 +435,31 @@ def _worker_init() -> None:
         pass
 
 
+def _fresh_root(root: str | os.PathLike, num_classes: int, what: str) -> Path:
+    """Check ``num_classes``; replace a previous output of this generator in ``root`` (its marker file), so no
+    stale synset folder can shift the sorted-synset labels; refuse any other non-empty ``root``."""
+    if not 1 <= num_classes <= len(CLASSES):
+        raise ValueError(f"num_classes must be in 1..{len(CLASSES)}, got {num_classes}")
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).exists():
+            raise FileExistsError(f"{root}: not empty and not made by this generator; refusing to write into it")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text(f"procedural {what} (seqjepa_core.data.synthetic_3diebench)\n")
+    return root
+
+
+def _render_all(write: Callable, jobs: list, workers: int | None) -> list[str]:
+    """``write`` every object job, in a process pool when worth it."""
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(jobs) > 4:
+        # objects are independent and their seeds fix their content, so the pool cannot change the output
+        with ProcessPoolExecutor(workers, initializer=_worker_init) as pool:
+            return list(pool.map(write, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    return [write(j) for j in jobs]
+
+
 def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes: int = 5,
              objects_per_class_train: int = 40, objects_per_class_val: int = 10, image_size: int = 64,
              num_views: int = 50, seed: int = 0, workers: int | None = None,
@@ -446,17 +471,9 @@ def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes
     A previous output in ``root`` (recognised by its marker file) is replaced, so no stale synset folder can
     shift the sorted-synset labels; any other non-empty ``root`` is refused rather than touched.
     """
-    if not 1 <= num_classes <= len(CLASSES):
-        raise ValueError(f"num_classes must be in 1..{len(CLASSES)}, got {num_classes}")
     if len(rotation_scale) != 3 or not all(0 < r <= 1 for r in rotation_scale):
         raise ValueError(f"rotation_scale must be three numbers in (0, 1], got {rotation_scale}")
-    root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        if not (root / MARKER).exists():
-            raise FileExistsError(f"{root}: not empty and not made by this generator; refusing to write into it")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text("procedural 3DIEBench (seqjepa_core.data.synthetic_3diebench)\n")
+    root = _fresh_root(root, num_classes, "3DIEBench")
     classes = CLASSES[:num_classes]
     synsets = sorted(s for s, _, _ in classes)
     per_split = {"train": objects_per_class_train, "val": objects_per_class_val}
@@ -465,14 +482,7 @@ def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes
         for s, (split, n) in enumerate(per_split.items()):
             jobs[split] += [(str(root), synset, k, [seed, k, s, j], num_views, image_size,
                             tuple(rotation_scale)) for j in range(n)]
-    workers = workers or min(os.cpu_count() or 1, 8)
-    all_jobs = jobs["train"] + jobs["val"]
-    if workers > 1 and len(all_jobs) > 4:
-        # objects are independent and their seeds fix their content, so the pool cannot change the output
-        with ProcessPoolExecutor(workers, initializer=_worker_init) as pool:
-            paths = list(pool.map(_write_object, all_jobs, chunksize=max(1, len(all_jobs) // (8 * workers))))
-    else:
-        paths = [_write_object(j) for j in all_jobs]
+    paths = _render_all(_write_object, jobs["train"] + jobs["val"], workers)
     out = {"train": paths[:len(jobs["train"])], "val": paths[len(jobs["train"]):]}
     splits = Path(splits_dir)
     splits.mkdir(parents=True, exist_ok=True)
@@ -481,3 +491,47 @@ def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes
         np.save(splits / f"{split}_images.npy", np.array(split_paths))
         np.save(splits / f"{split}_labels.npy", labels)
     return out
+
+
+# --------------------------------------------------------------------------- out-of-distribution rotations
+
+# The released 3DIEBench-OOD render script writes 4 views per object numbered 2..5 (paper reference §3); the
+# demo's OOD tree copies that numbering so the same index code (view discovery) serves both.
+OOD_VIEW_IDS = (2, 3, 4, 5)
+
+
+def sample_ood_latents(rng: np.random.Generator, num_views: int) -> np.ndarray:
+    """Like ``sample_latents`` but each Euler angle is ±U(pi/2, pi) (3DIEBench-OOD, Table 9): every angle lies
+    outside the training range (-pi/2, pi/2)."""
+    lat = sample_latents(rng, num_views)
+    magnitude = rng.uniform(np.pi / 2, np.pi, (num_views, 3))
+    lat[:, :3] = np.where(rng.random((num_views, 3)) < 0.5, -magnitude, magnitude)
+    return lat
+
+
+def _write_ood_object(args: tuple[str, str, int, list[int], tuple[int, ...], int]) -> str:
+    root, synset, builder_index, seed, view_ids, image_size = args
+    rng = np.random.default_rng(seed)
+    object_id = rng.bytes(16).hex()
+    parts = _normalise(CLASSES[builder_index][2](rng))
+    latents = sample_ood_latents(rng, len(view_ids))
+    folder = Path(root) / synset / object_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for v, img, lat in zip(view_ids, render_views(parts, latents, image_size), latents):
+        Image.fromarray(img).save(folder / f"image_{v}.jpg", quality=90)
+        np.save(folder / f"latent_{v}.npy", lat)
+    return f"/{synset}/{object_id}/"
+
+
+def generate_ood(root: str | os.PathLike, num_classes: int = 5, objects_per_class: int = 10, image_size: int = 64,
+                 view_ids: tuple[int, ...] = OOD_VIEW_IDS, seed: int = 0, workers: int | None = None) -> list[str]:
+    """A miniature 3DIEBench-OOD: new objects of the first ``num_classes`` classes, views ``view_ids`` with
+    rotations ±U(pi/2, pi), in the Hub release's layout (a tree, no split files). Returns the object paths.
+
+    Object seeds carry a tag (2) that the in-distribution generator never uses, so no OOD object duplicates a
+    training or validation object.
+    """
+    root = _fresh_root(root, num_classes, "3DIEBench-OOD")
+    jobs = [(str(root), synset, k, [seed, k, 2, j], tuple(view_ids), image_size)
+            for k, (synset, _, _) in enumerate(CLASSES[:num_classes]) for j in range(objects_per_class)]
+    return _render_all(_write_ood_object, jobs, workers)

@@ -90,20 +90,25 @@ def load_latent(path: Path) -> np.ndarray:
     return lat
 
 
-def _check_object(root: Path, rel: str, num_views: int, full_decode: bool) -> tuple[np.ndarray, set[tuple[int, int]]]:
+def _check_object(root: Path, rel: str, view_ids: Sequence[int], full_decode: bool
+                  ) -> tuple[np.ndarray, set[tuple[int, int]]]:
     folder = root / rel.strip("/")
     if not folder.is_dir():
         raise DatasetFileError(f"{folder}: object folder missing")
-    sizes = {check_jpeg(folder / f"image_{i}.jpg", full_decode) for i in range(num_views)}
-    return np.stack([load_latent(folder / f"latent_{i}.npy") for i in range(num_views)]), sizes
+    sizes = {check_jpeg(folder / f"image_{i}.jpg", full_decode) for i in view_ids}
+    return np.stack([load_latent(folder / f"latent_{i}.npy") for i in view_ids]), sizes
 
 
 def build_index(root: str | os.PathLike, splits_dir: str | os.PathLike, split: str, num_views: int = NUM_VIEWS,
-                full_decode: bool = False, workers: int = 8) -> dict[str, np.ndarray]:
+                full_decode: bool = False, workers: int = 8, synsets: Sequence[str] | None = None,
+                view_ids: Sequence[int] | None = None) -> dict[str, np.ndarray]:
     """Validate every object of ``split`` and gather its labels and latents.
 
-    Returns ``paths`` (str [N]), ``labels`` (int64 [N]), ``latents`` (float32 [N, num_views, 7]), ``synsets``
-    (str [C], sorted) and ``image_size`` (int64 [2], width and height shared by every image).
+    Returns ``paths`` (str [N]), ``labels`` (int64 [N]), ``latents`` (float32 [N, V, 7]), ``synsets``
+    (str [C], sorted), ``image_size`` (int64 [2], width and height shared by every image) and ``view_ids``
+    (int64 [V]: the file numbers ``i`` of ``image_i.jpg`` behind latents[:, v]; default 0..num_views-1).
+    ``synsets``: the class vocabulary labels index into (default: the synset folders under ``root``); an
+    evaluation-only set such as 3DIEBench-OOD passes the training set's, so its labels mean the same classes.
     Raises DatasetFileError naming the first bad file, or the object whose label breaks the sorted-synset rule.
     """
     root, splits_dir = Path(root), Path(splits_dir)
@@ -111,35 +116,136 @@ def build_index(root: str | os.PathLike, splits_dir: str | os.PathLike, split: s
     labels = np.load(splits_dir / f"{split}_labels.npy", allow_pickle=False)
     if paths.ndim != 1 or labels.shape != paths.shape:
         raise DatasetFileError(f"{splits_dir / f'{split}_labels.npy'}: {labels.shape} labels for {paths.shape} objects")
-    synsets = list_synsets(root)
+    synsets = list(synsets) if synsets is not None else list_synsets(root)
+    view_ids = list(range(num_views)) if view_ids is None else [int(v) for v in view_ids]
     synset_index = {s: i for i, s in enumerate(synsets)}
     for rel, label in zip(paths, labels):
         synset = rel.strip("/").split("/")[0]
         if synset not in synset_index:
-            raise DatasetFileError(f"{root / synset}: synset of {rel} missing under the root")
+            raise DatasetFileError(f"{root / synset}: synset of {rel} is not one of the {len(synsets)} classes "
+                                   f"(the synset folders under the root, or the training classes)")
         if synset_index[synset] != label:
             raise DatasetFileError(f"{root / rel.strip('/')}: label {label} but synset {synset} is class "
                                    f"{synset_index[synset]} in sorted synset order")
-    latents = np.empty((len(paths), num_views, len(LATENT_NAMES)), dtype=np.float32)
+    latents = np.empty((len(paths), len(view_ids), len(LATENT_NAMES)), dtype=np.float32)
     sizes: set[tuple[int, int]] = set()
     with ThreadPoolExecutor(max(1, workers)) as pool:  # file reads and decoding release the GIL
-        results = pool.map(lambda rel: _check_object(root, rel, num_views, full_decode), paths)
+        results = pool.map(lambda rel: _check_object(root, rel, view_ids, full_decode), paths)
         for i, (lat, obj_sizes) in enumerate(tqdm(results, total=len(paths), desc=f"index {split}", unit="obj")):
             latents[i] = lat
             sizes |= obj_sizes
             if len(sizes) > 1:
                 raise DatasetFileError(f"{root / paths[i].strip('/')}: image sizes {sorted(sizes)} differ")
     return {"paths": paths, "labels": labels.astype(np.int64), "latents": latents,
-            "synsets": np.array(synsets, dtype=str), "image_size": np.array(sizes.pop() if sizes else (0, 0))}
+            "synsets": np.array(synsets, dtype=str), "image_size": np.array(sizes.pop() if sizes else (0, 0)),
+            "view_ids": np.array(view_ids, dtype=np.int64)}
 
 
-def write_index(index: dict[str, np.ndarray], path: str | os.PathLike) -> None:
-    """Save atomically (temporary file, then rename): an interrupted run never leaves a half-written index."""
+# --------------------------------------------------------------------------------------------- trees
+
+def list_tree(root: str | os.PathLike) -> list[str]:
+    """Every object folder of a 3DIEBench-style tree as "/<synset>/<object>/", sorted (split-file spelling)."""
+    return sorted(f"/{s.name}/{o.name}/" for s in os.scandir(root) if s.is_dir() and s.name.isdigit()
+                  for o in os.scandir(s.path) if o.is_dir())
+
+
+def tree_view_ids(root: str | os.PathLike, objects: Sequence[str]) -> list[int]:
+    """The view numbers every object shares (``image_i.jpg`` + ``latent_i.npy`` both present).
+
+    3DIEBench has views 0..49; the released 3DIEBench-OOD render script writes fewer (paper reference §3:
+    4 views, numbered 2..5), so evaluation sets are indexed by the views they actually hold. An object whose
+    views differ from the first object's is an error naming its folder.
+    """
+    def views(rel: str) -> list[int]:
+        folder = Path(root) / rel.strip("/")
+        names = {e.name for e in os.scandir(folder)} if folder.is_dir() else set()
+        return sorted(int(n[6:-4]) for n in names if n.startswith("image_") and n.endswith(".jpg")
+                      and n[6:-4].isdigit() and f"latent_{n[6:-4]}.npy" in names)
+
+    if not objects:
+        raise DatasetFileError(f"{root}: no <synset>/<object>/ folders")
+    first = views(objects[0])
+    if not first:
+        raise DatasetFileError(f"{Path(root) / objects[0].strip('/')}: no image_<i>.jpg with its latent_<i>.npy")
+    for rel in objects[1:]:
+        if (got := views(rel)) != first:
+            raise DatasetFileError(f"{Path(root) / rel.strip('/')}: views {got}, but {objects[0]} has {first}")
+    return first
+
+
+def check_split_matches_tree(root: str | os.PathLike, splits_dir: str | os.PathLike, split: str,
+                             synsets: Sequence[str]) -> list[str]:
+    """An evaluation set's split files must describe exactly its tree: every listed object present, every
+    object of the tree listed, every label the index of its synset in ``synsets``. Returns the listed paths;
+    a mismatch is a DatasetFileError naming the split file."""
+    images, labels_file = Path(splits_dir) / f"{split}_images.npy", Path(splits_dir) / f"{split}_labels.npy"
+    try:
+        listed = [str(p) for p in np.load(images, allow_pickle=False)]
+        labels = np.load(labels_file, allow_pickle=False)
+    except Exception as e:
+        raise DatasetFileError(f"{images}: cannot read the split files ({e})") from e
+    norm = {f"/{p.strip('/')}/": p for p in listed}
+    tree = set(list_tree(root))
+    if missing := sorted(set(norm) - tree):
+        raise DatasetFileError(f"{images}: lists {len(missing)} object(s) not under {root}, e.g. {missing[0]}")
+    if extra := sorted(tree - set(norm)):
+        raise DatasetFileError(f"{images}: {root} holds {len(extra)} object(s) it does not list, e.g. {extra[0]}")
+    if labels.shape != (len(listed),):
+        raise DatasetFileError(f"{labels_file}: {labels.shape} labels for {len(listed)} objects in {images}")
+    index = {s: i for i, s in enumerate(synsets)}
+    for rel, label in zip(listed, labels):
+        synset = rel.strip("/").split("/")[0]
+        if index.get(synset) != int(label):
+            raise DatasetFileError(f"{labels_file}: {rel} has label {int(label)}, but synset {synset} is class "
+                                   f"{index.get(synset, 'none')} of the training classes")
+    return listed
+
+
+def write_split_files(splits_dir: str | os.PathLike, split: str, paths: Sequence[str],
+                      synsets: Sequence[str]) -> None:
+    """``{split}_images.npy`` / ``{split}_labels.npy`` for ``paths``, labelled by position in ``synsets``."""
+    index = {s: i for i, s in enumerate(synsets)}
+    labels = []
+    for rel in paths:
+        synset = rel.strip("/").split("/")[0]
+        if synset not in index:
+            raise DatasetFileError(f"{rel}: synset {synset} is not one of the {len(synsets)} training classes")
+        labels.append(index[synset])
+    out = Path(splits_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, arr in ((f"{split}_images.npy", np.array(list(paths))), (f"{split}_labels.npy", np.array(labels, np.int64))):
+        tmp = out / f".{name}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+        os.replace(tmp, out / name)
+
+
+def build_eval_index(root: str | os.PathLike, splits_dir: str | os.PathLike, split: str, synsets: Sequence[str],
+                     full_decode: bool = False, workers: int = 8) -> dict[str, np.ndarray]:
+    """Index an evaluation-only tree (3DIEBench-OOD) labelled with the training ``synsets``.
+
+    Split files, when ``splits_dir`` has them, must match the tree (``check_split_matches_tree``); without them
+    the tree itself is the listing (the Hub release publishes none), written to ``splits_dir`` so the objects
+    probed are on record. Views: those every object holds (``tree_view_ids``).
+    """
+    if (Path(splits_dir) / f"{split}_images.npy").exists():
+        paths = check_split_matches_tree(root, splits_dir, split, synsets)
+    else:
+        paths = list_tree(root)
+        write_split_files(splits_dir, split, paths, synsets)
+    view_ids = tree_view_ids(root, paths)
+    return build_index(root, splits_dir, split, full_decode=full_decode, workers=workers, synsets=synsets,
+                       view_ids=view_ids)
+
+
+def write_index(index: dict[str, np.ndarray], path: str | os.PathLike, compress: bool = True) -> None:
+    """Save atomically (temporary file, then rename): an interrupted run never leaves a half-written index.
+    ``compress=False`` for arrays that do not compress (packed images): loading is then one read."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
-        np.savez_compressed(f, **index)
+        (np.savez_compressed if compress else np.savez)(f, **index)
     os.replace(tmp, path)
 
 
@@ -199,6 +305,8 @@ class ThreeDIEBenchSequences(Dataset):
         index = load_index(index_path)
         self.paths, self.labels, self.latents = index["paths"], index["labels"], index["latents"]
         self.synsets = [str(s) for s in index["synsets"]]
+        # file number of each indexed view (older indices: 0..V-1); 3DIEBench-OOD holds e.g. image_2..image_5
+        self.view_files = index.get("view_ids", np.arange(self.latents.shape[1]))
         self.root, self.num_views, self.img_size, self.seed, self.epoch = str(root), num_views, img_size, seed, 0
         total = self.latents.shape[1]
         self.view_pool = np.arange(total) if views_subset is None else np.unique(np.asarray(views_subset))
@@ -218,7 +326,8 @@ class ThreeDIEBenchSequences(Dataset):
     def __getitem__(self, idx: int) -> dict[str, Any]:
         views = self.view_indices(idx)
         folder = os.path.join(self.root, self.paths[idx].strip("/"))
-        images = np.stack([decode_view(os.path.join(folder, f"image_{v}.jpg"), self.img_size) for v in views])
+        images = np.stack([decode_view(os.path.join(folder, f"image_{self.view_files[v]}.jpg"), self.img_size)
+                           for v in views])
         return {"images": torch.from_numpy(images).permute(0, 3, 1, 2),  # uint8 [V, 3, H, W]
                 "latents": torch.from_numpy(self.latents[idx, views]),  # float32 [V, 7]
                 "label": int(self.labels[idx]), "views": torch.from_numpy(views)}

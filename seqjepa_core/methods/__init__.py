@@ -35,4 +35,4 @@ def build_method(name: str, ctx: MethodContext, params: dict | None = None, wher
 
 # Importing the modules fills the registry.
 from seqjepa_core.methods import (  # noqa: E402,F401
-    byol, byol_cond, equimod, sen, seqjepa, sie, simclr, vicreg, vicreg_traj)
+    byol, byol_cond, conv_ijepa, equimod, sen, seqjepa, sie, simclr, vicreg, vicreg_traj)

@@ -66,6 +66,7 @@ class Method(nn.Module):
     optim_defaults: ClassVar[OptimDefaults] = OptimDefaults()
     aggregates_sequences: ClassVar[bool] = False
     uses_actions: ClassVar[bool] = False       # trained with the ground-truth transformations
+    predicts_embeddings: ClassVar[bool] = False  # has an action-conditioned predictor (retrieval, Table 10)
 
     def __init__(self, ctx: MethodContext, params: MethodParams):
         super().__init__()
@@ -96,6 +97,15 @@ class Method(nn.Module):
     def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """z_AGG from already encoded views ``z`` [B, M, D] (probes encode each view once for all M_val)."""
         raise NotImplementedError(f"{self.name} does not aggregate sequences")
+
+    def retrieval_candidates(self, views: torch.Tensor) -> torch.Tensor:
+        """Embeddings the predictor's output is compared with, of ``views`` [B, V, C, H, W] -> [B, V, P]."""
+        raise NotImplementedError(f"{self.name} has no predictor")
+
+    def retrieval_prediction(self, z: torch.Tensor, actions: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Predicted embedding [B, P] of the view that ``action`` [B, A] leads to from the last of the observed,
+        encoded views ``z`` [B, M, D] (``actions`` [B, M-1, A] between them)."""
+        raise NotImplementedError(f"{self.name} has no predictor")
 
     def encode_views(self, views: torch.Tensor) -> torch.Tensor:
         """Online-encoder outputs of every view: [B, V, C, H, W] -> [B, V, D]."""

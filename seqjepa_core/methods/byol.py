@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from seqjepa_core.data.batch import SequenceBatch
-from seqjepa_core.ema import ema_momentum, ema_update, make_target
+from seqjepa_core.ema import ema_step, make_target
 from seqjepa_core.losses import byol_regression
 from seqjepa_core.methods import register
 from seqjepa_core.methods.base import MLP_HEAD_OPTIM, Method, ProjectorChoice, mlp, projector_head
@@ -57,6 +57,5 @@ class BYOL(Method):
 
     @torch.no_grad()
     def after_optimizer_step(self, progress: float) -> None:
-        tau = ema_momentum(progress, self.params.ema_base)
-        ema_update(self.target_encoder, self.encoder, tau)
-        ema_update(self.target_projector, self.projector, tau)
+        ema_step([(self.target_encoder, self.encoder), (self.target_projector, self.projector)], progress,
+                 self.params.ema_base)

@@ -28,6 +28,7 @@ class EquiMod(Method):
     Params = EquiModParams
     optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
     uses_actions = True
+    predicts_embeddings = True
 
     def __init__(self, ctx, params: EquiModParams):
         super().__init__(ctx, params)
@@ -48,3 +49,9 @@ class EquiMod(Method):
         equi = nt_xent(pred, e2, self.params.temperature)
         loss = inv + self.params.lam_equi * equi
         return loss, {"loss": loss.detach(), "inv": inv.detach(), "equi": equi.detach()}
+
+    def retrieval_candidates(self, views: torch.Tensor) -> torch.Tensor:
+        return self.projector_equi(self.encoder(views.flatten(0, 1))).view(*views.shape[:2], -1)
+
+    def retrieval_prediction(self, z: torch.Tensor, actions: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.predictor(torch.cat([self.projector_equi(z[:, -1]), self.action_proj(action)], dim=-1))

@@ -57,6 +57,7 @@ class SeqJEPA(Method):
     optim_defaults = OptimDefaults(name="adamw", lr=4e-4, weight_decay=1e-3, schedule="warmup_cosine")
     aggregates_sequences = True
     uses_actions = True
+    predicts_embeddings = True
 
     def __init__(self, ctx, params: SeqJEPAParams):
         super().__init__(ctx, params)
@@ -107,6 +108,13 @@ class SeqJEPA(Method):
     def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.aggregate_tokens(self.tokens(z, self.embed_actions(actions)))
 
+    def aggregate_ablated(self, z: torch.Tensor, actions: torch.Tensor, zero_actions: bool = False,
+                          zero_vision: bool = False) -> torch.Tensor:
+        """z_AGG with the tokens' action embeddings (``zero_actions``) or encoder outputs (``zero_vision``)
+        replaced by zeros: the inference-time ablations of the path-integration experiment (Fig. 6)."""
+        emb = self.embed_actions(actions)
+        return self.aggregate_tokens(self.tokens(torch.zeros_like(z) if zero_vision else z,
+                                                 torch.zeros_like(emb) if zero_actions else emb))
     def embed_training_actions(self, actions: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Embeddings of the tokens' actions a_1..a_{M-1} [B, M-1, E] and of a_M [B, E]; None when unused.
 
@@ -121,14 +129,30 @@ class SeqJEPA(Method):
         token_emb = self.embed_actions(actions)[:, : m - 1] if p.condition_transformer else None
         return token_emb, target_emb
 
+    def predictor_input(self, z: torch.Tensor, actions: torch.Tensor, zero_actions: bool = False) -> torch.Tensor:
+        """z_AGG ⊕ emb(a_M) of encoded views ``z`` [B, M, D] and their M actions [B, M, A], the last one leading
+        to the next, unseen view (without predictor conditioning: z_AGG alone). ``zero_actions``: every action
+        embedding (the tokens' and a_M's) replaced by zeros, the ablation of paper Fig. 6's blue curve."""
+        token_emb, target_action_emb = self.embed_training_actions(actions)
+        if zero_actions:
+            token_emb, target_action_emb = (None if e is None else torch.zeros_like(e)
+                                            for e in (token_emb, target_action_emb))
+        z_agg = self.aggregate_tokens(self.tokens(z, token_emb))
+        return torch.cat([z_agg, target_action_emb], -1) if self.params.condition_predictor else z_agg
+
+    def retrieval_candidates(self, views: torch.Tensor) -> torch.Tensor:
+        # the predictor is trained to match the EMA target encoder's embedding
+        return self.target_encoder(views.flatten(0, 1)).view(*views.shape[:2], -1)
+
+    def retrieval_prediction(self, z: torch.Tensor, actions: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.predictor(self.predictor_input(z, torch.cat([actions, action[:, None]], dim=1)))
+
     def training_loss(self, batch: SequenceBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         m = batch.num_views - 1
         z = self.encode_views(batch.views[:, :m])
         with torch.no_grad():
             target = self.target_encoder(batch.views[:, m])
-        token_emb, target_action_emb = self.embed_training_actions(batch.actions[:, :m])
-        z_agg = self.aggregate_tokens(self.tokens(z, token_emb))
-        pred_in = torch.cat([z_agg, target_action_emb], -1) if self.params.condition_predictor else z_agg
+        pred_in = self.predictor_input(z, batch.actions[:, :m])     # a_1..a_M, a_M leads to the target
         loss = negative_cosine_loss(self.predictor(pred_in), target)
         return loss, {"loss": loss.detach()}
 

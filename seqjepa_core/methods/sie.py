@@ -52,6 +52,7 @@ class SIE(Method):
     Params = SIEParams
     optim_defaults = MLP_HEAD_OPTIM  # paper §5.4
     uses_actions = True
+    predicts_embeddings = True
 
     def __init__(self, ctx, params: SIEParams):
         super().__init__(ctx, params)
@@ -70,3 +71,11 @@ class SIE(Method):
         pred = self.predictor(equi1, batch.actions[:, 0])
         loss, terms = sie_loss(inv1, inv2, equi1, equi2, pred, p.lam_inv, p.lam_var, p.lam_equi, p.lam_cov)
         return loss, {"loss": loss.detach(), **terms}
+
+    # Retrieval as SIE's eval_MRR_Hk.py: the equivariant head's output, predicted by the hypernetwork.
+    def retrieval_candidates(self, views: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(views.flatten(0, 1))
+        return self.projector_equi(z[:, self.inv_dim:]).view(*views.shape[:2], -1)
+
+    def retrieval_prediction(self, z: torch.Tensor, actions: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.predictor(self.projector_equi(z[:, -1, self.inv_dim:]), action)

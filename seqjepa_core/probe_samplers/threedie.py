@@ -136,6 +136,16 @@ class BankSampler:
         return self._test
 
 
+def test_features(ctx: ProbeContext, index_path: str) -> Features:
+    """The test draws of another split (``ctx.root`` its root) from its own bank: scoring fitted heads on
+    3DIEBench-OOD, whose objects hold fewer views (the draws take ``ctx.num_views`` of them)."""
+    split = _Split(index_path, ctx.device)
+    bank = encode_bank(ctx.method, ctx, index_path, split.num_objects, split.total_views, "eval")
+    rows, views = test_draw(split.num_objects, split.total_views, ctx)
+    z = bank[rows.to(bank.device)[:, None], views.to(bank.device)].float()
+    return split.features(ctx, z, rows, views)
+
+
 @register_sampler("3diebench")
 def build(ctx: ProbeContext) -> BankSampler:
     return BankSampler(ctx)

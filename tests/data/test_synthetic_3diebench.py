@@ -127,3 +127,13 @@ def test_adaptive_antialiasing_approaches_full_supersampling():
     # only sub-pixel features missed by the edge detection differ (measured: 0.37 vs 2.7 grey levels mean)
     assert err_adaptive.mean() < 0.25 * err_none.mean() and err_adaptive.mean() < 1.0
     assert (err_adaptive > 10).mean() < 0.25 * (err_none > 10).mean()
+
+
+def test_rotation_scale_narrows_each_axis_and_keeps_the_other_factors():
+    full = S.sample_latents(np.random.default_rng(3), 2000)
+    narrow = S.sample_latents(np.random.default_rng(3), 2000, rotation_scale=(0.25, 0.5, 1.0))
+    np.testing.assert_allclose(narrow[:, :3], full[:, :3] * [0.25, 0.5, 1.0])  # same stream, scaled
+    np.testing.assert_array_equal(narrow[:, 3:], full[:, 3:])
+    assert np.abs(narrow[:, 0]).max() <= np.pi / 8 and np.abs(narrow[:, 0]).max() > 0.9 * np.pi / 8
+    with pytest.raises(ValueError, match="rotation_scale"):
+        S.generate("unused", "unused", rotation_scale=(0.0, 1.0, 1.0))

@@ -44,3 +44,21 @@ def test_lookup_and_params_errors_name_the_choices():
     with pytest.raises(KeyError, match=r"^\"method: unknown parameter\(s\) \['depth'\] for method 'simclr'; valid: "):
         build_method("simclr", ctx, {"depth": 2})
     assert build_method("simclr", ctx, {"temperature": 0.2}).params.temperature == 0.2
+
+
+def test_transformer_projector_has_the_aggregator_shape():
+    """Table 8's projector: 3 post-norm layers, 4 heads, FFN 4x, dropout 0.1, a final LayerNorm, then Linear."""
+    from seqjepa_core.methods.base import TransformerProjector, projector_head
+
+    head = projector_head("transformer", [32, 64, 16], out_bn=True)
+    proj, bn = head
+    assert isinstance(proj, TransformerProjector) and not bn.affine and bn.num_features == 16
+    layers = proj.transformer.layers
+    assert len(layers) == 3
+    for layer in layers:
+        assert layer.self_attn.num_heads == 4 and layer.self_attn.batch_first and not layer.norm_first
+        assert (layer.linear1.in_features, layer.linear1.out_features) == (32, 128)
+        assert layer.dropout.p == 0.1
+    assert proj.norm.normalized_shape == (32,) and (proj.out.in_features, proj.out.out_features) == (32, 16)
+    assert proj.eval()(torch.randn(5, 32)).shape == (5, 16)
+    assert isinstance(projector_head("mlp", [32, 64, 16], out_bn=False)[-1], torch.nn.Linear)  # no output BN

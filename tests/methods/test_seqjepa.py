@@ -85,6 +85,21 @@ def test_state_dict_matches_released_checkpoints(tsv, action_dim, cifar):
     assert ours == ref
 
 
+def test_stl10_paper_run_builds_the_released_stl10_layout():
+    """The paper config's STL-10 seq-JEPA run (what a released-checkpoint row would load into)."""
+    import yaml
+
+    from seqjepa_core.config import load_config
+    from seqjepa_core.train import build_method_for_run
+
+    cfg = load_config(yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yaml").read_text()))
+    m = build_method_for_run(cfg.run_config("stl10", "seqjepa", "mtr4", 0))
+    ref = {line.split("\t")[0]: line.split("\t")[1]
+           for line in (REF / "official_ckpt_keys_stl10_pls_seqjepa.tsv").read_text().splitlines()
+           if line.strip() and not line.startswith(("#", "online"))}
+    assert {k: str(tuple(v.shape)) for k, v in m.state_dict().items()} == ref
+
+
 # ------------------------------------------------------------------------------------------------------
 # seq-JEPA's objective against a reference written from the paper's equations (§3, Fig. 1) and the
 # official call order of the action projector. The encoder f is used as a black box (it is pinned against

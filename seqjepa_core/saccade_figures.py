@@ -1,0 +1,146 @@
+"""The STL-10 saccade figures: Fig. 9 (top-1 on z_AGG over M_tr x M_val), Fig. 6a (path integration) and
+a Fig. 2b-style sheet of images, saliency maps, fixations in order and the patches the model sees."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from seqjepa_core.io import atomic_path  # noqa: E402
+from seqjepa_core.tables import load_paper_numbers  # noqa: E402
+
+PATH_CURVES = (("path_r2", "vision + action cond.", "#d62728"),
+               ("path_noact_r2", "vision, action embeddings zeroed", "#1f77b4"),
+               ("path_novis_r2", "no vision (encodings zeroed) + action cond.", "#2ca02c"))
+
+
+def _load(paths) -> list[dict]:
+    out = []
+    for p in paths:
+        with open(p) as f:
+            out.append(json.load(f))
+    return out
+
+
+def _save(fig, out_png: str | os.PathLike) -> None:
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=150, format="png")
+    plt.close(fig)
+
+
+def heatmap_grid(results: list[dict]) -> tuple[list[int], list[int], np.ndarray]:
+    """(M_tr values, M_val values, top-1 [M_val, M_tr]) from one probe result per M_tr."""
+    cells = {}
+    for r in results:
+        for rec in r["metrics"]:
+            if rec["metric"] == "top1" and rec.get("m_val") is not None:
+                cells[(int(rec["m_val"]), int(r["run"]["m_tr"]))] = float(rec["value"])
+    m_trs = sorted({t for _, t in cells})
+    m_vals = sorted({v for v, _ in cells})
+    grid = np.array([[cells.get((v, t), np.nan) for t in m_trs] for v in m_vals])
+    return m_trs, m_vals, grid
+
+
+def heatmap_figure(inputs, out_png, spec: dict) -> None:
+    m_trs, m_vals, grid = heatmap_grid(_load(inputs))
+    paper = load_paper_numbers()
+    paper = {r.label: r.value for r in paper[paper.table == "fig9"].itertuples()}
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharey=True)
+    ref = np.array([[paper.get(f"M_tr = {t}, M_val = {v}", np.nan) for t in m_trs] for v in m_vals])
+    for ax, data, title in ((axes[0], grid, "ours (one seed)"), (axes[1], ref, "paper (Fig. 9)")):
+        im = ax.imshow(data, cmap="viridis", aspect="auto", origin="upper")
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                if not np.isnan(data[i, j]):
+                    ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", fontsize=7, color="w")
+        ax.set_xticks(range(len(m_trs)), m_trs)
+        ax.set_yticks(range(len(m_vals)), m_vals)
+        ax.set_xlabel("M_tr")
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    axes[0].set_ylabel("M_val")
+    fig.suptitle("STL-10 saccades: linear top-1 (%) on z_AGG", fontsize=10)
+    fig.tight_layout()
+    _save(fig, out_png)
+
+
+def path_curves(results: list[dict]) -> dict[str, dict[int, list[float]]]:
+    """metric -> M_val -> values over seeds."""
+    out: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        for rec in r["metrics"]:
+            if rec["metric"] in {c for c, _, _ in PATH_CURVES}:
+                out[rec["metric"]][int(rec["m_val"])].append(float(rec["value"]))
+    return out
+
+
+def path_integration_figure(inputs, out_png, spec: dict) -> None:
+    curves = path_curves(_load(inputs))
+    paper = load_paper_numbers()
+    paper = paper[paper.table == "fig6a"]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for metric, label, color in PATH_CURVES:
+        ms = sorted(curves.get(metric, {}))
+        if ms:
+            vals = [np.asarray(curves[metric][m]) for m in ms]
+            ax.errorbar(ms, [v.mean() for v in vals], yerr=[v.std(ddof=1) if len(v) > 1 else 0 for v in vals],
+                        color=color, marker="o", capsize=2, label=f"{label} (ours)")
+        ref = paper[paper.metric == metric]
+        ax.plot([int(l.split("=")[1]) for l in ref.label], ref.value, color=color, ls="--", marker="x", alpha=0.6,
+                label=f"{label} (paper)")
+    ax.set_xlabel("M_val (glimpses)")
+    ax.set_ylabel("R² of the displacement x_1 → x_{M+1}")
+    ax.set_title("STL-10 saccade path integration (Fig. 6a)", fontsize=10)
+    ax.legend(fontsize=6.5, frameon=False)
+    ax.grid(alpha=0.25)
+    fig.tight_layout()
+    _save(fig, out_png)
+
+
+def fixations_figure(inputs, out_png, spec: dict, images: int = 4, fixations: int = 5, seed: int = 0) -> None:
+    """Images with their saliency maps, the sampled fixations in order, and the patches (Fig. 2b style)."""
+    import torch
+
+    from seqjepa_core.data.fixations import FixationSampler
+    from seqjepa_core.data.saccade_options import parse_saccade_options
+    from seqjepa_core.data.stl10 import MEAN, STD, SaccadeImages, batch_generator
+
+    opts = parse_saccade_options({**spec.get("data", {}), "views": "patches"}, "data")
+    data = SaccadeImages(inputs[0])
+    idx = np.arange(min(images, len(data)))
+    imgs, sal, labels = data.batch(idx, torch.device("cpu"))
+    sampler = FixationSampler(opts, data.image_size, MEAN, STD)
+    batch = sampler.batch(imgs, sal, labels, fixations, batch_generator(torch.device("cpu"), seed))
+    std, mean = torch.tensor(STD).view(3, 1, 1), torch.tensor(MEAN).view(3, 1, 1)
+    patches = (batch.views * std + mean).clamp(0, 1)
+    pos = batch.latents.numpy() * data.image_size
+    fig, axes = plt.subplots(len(idx), 2 + fixations, figsize=(1.6 * (2 + fixations), 1.7 * len(idx)))
+    axes = np.atleast_2d(axes)
+    for i in range(len(idx)):
+        axes[i, 0].imshow(imgs[i].permute(1, 2, 0).numpy())
+        axes[i, 0].plot(pos[i, :, 1], pos[i, :, 0], "-", color="w", lw=0.8)
+        for k, (r, c) in enumerate(pos[i]):
+            axes[i, 0].text(c, r, str(k + 1), color="yellow", fontsize=7, ha="center", va="center", weight="bold")
+        axes[i, 1].imshow(sal[i].numpy(), cmap="magma")
+        for k in range(fixations):
+            axes[i, 2 + k].imshow(patches[i, k].permute(1, 2, 0).numpy())
+            axes[i, 2 + k].set_title(f"{k + 1}", fontsize=7)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_title("image + fixations", fontsize=7)
+    axes[0, 1].set_title("saliency", fontsize=7)
+    fig.suptitle(f"fixations: {opts.fixations}, IoR {opts.ior} r={opts.ior_radius}, "
+                 f"{opts.patch_size}px patches ({opts.patch_convention})", fontsize=8)
+    fig.tight_layout()
+    _save(fig, out_png)
+
+
+FIGURES = {"heatmap": heatmap_figure, "path_integration": path_integration_figure, "fixations": fixations_figure}

@@ -1,0 +1,139 @@
+"""The batched saccade sampler against a straightforward per-image loop fed the same random numbers."""
+
+import numpy as np
+import pytest
+import torch
+
+from seqjepa_core.data.fixations import (FixationSampler, bilinear_patches, extract_patches, patch_grid,
+                                        sample_fixations)
+from seqjepa_core.data.saccade_options import SaccadeOptions, parse_saccade_options
+
+
+def loop_fixations(saliency, u, ior, radius):
+    """One image at a time, one fixation at a time: the inverse-CDF pick of each uniform."""
+    out = []
+    h, w = saliency.shape[1:]
+    rr, cc = np.mgrid[0:h, 0:w]
+    for sal, us in zip(saliency, u):
+        allowed = np.ones((h, w), bool)
+        picks = []
+        for x in us:
+            if not allowed.any():
+                allowed[:] = True
+            p = sal * allowed
+            if p.sum() <= 0:
+                p = allowed.astype(np.float64)
+            # inverse CDF by rows, then within the row (the sampler's two-level search)
+            row_cdf = np.cumsum(p.sum(1))
+            v = x * row_cdf[-1]
+            r = int(np.searchsorted(row_cdf, v, side="right"))
+            col_cdf = np.cumsum(p[r])
+            rest = min(v - (row_cdf[r - 1] if r else 0.0), col_cdf[-1] * (1 - 2.0 ** -40))
+            c = int(np.searchsorted(col_cdf, rest, side="right"))
+            assert p[r, c] > 0
+            picks.append((r, c))
+            if ior == "circle":
+                allowed &= (rr - r) ** 2 + (cc - c) ** 2 > radius ** 2
+            elif ior == "square":
+                allowed &= (np.abs(rr - r) > radius) | (np.abs(cc - c) > radius)
+        out.append(picks)
+    return np.array(out)
+
+
+def loop_patch(image, r, c, size, convention):
+    """Pixel by pixel bilinear sampling, zero outside the image."""
+    ch, h, w = image.shape
+    out = np.zeros((ch, size, size))
+    for a in range(size):
+        for b in range(size):
+            if convention == "paper":
+                y, x = r - size // 2 + a, c - size // 2 + b
+            else:  # the released code: transposed centre, 32/31 px spacing
+                y, x = c - size / 2 - 0.5 + a * size / (size - 1), r - size / 2 - 0.5 + b * size / (size - 1)
+            y0, x0 = int(np.floor(y)), int(np.floor(x))
+            for yy, wy in ((y0, 1 - (y - y0)), (y0 + 1, y - y0)):
+                for xx, wx in ((x0, 1 - (x - x0)), (x0 + 1, x - x0)):
+                    if 0 <= yy < h and 0 <= xx < w:
+                        out[:, a, b] += wy * wx * image[:, yy, xx]
+    return out
+
+
+def random_maps(b, size, seed):
+    g = np.random.default_rng(seed)
+    maps = g.random((b, size, size)) ** 8          # peaky, with many near-zero pixels
+    maps[0, :, : size // 2] = 0                    # a map with zero-mass regions
+    return maps
+
+
+@pytest.mark.parametrize("ior", ["circle", "square", "none"])
+def test_batched_fixations_equal_the_per_image_loop(ior):
+    maps = random_maps(6, 40, seed=1)
+    u = torch.rand(6, 7, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    got = sample_fixations(torch.from_numpy(maps).float(), u, 40, 40, ior, radius=6)
+    ref = loop_fixations(maps.astype(np.float32).astype(np.float64), u.numpy(), ior, 6)
+    assert np.array_equal(got.numpy(), ref)
+    uni = sample_fixations(None, u, 40, 40, ior, radius=6)
+    assert np.array_equal(uni.numpy(), loop_fixations(np.ones((6, 40, 40)), u.numpy(), ior, 6))
+
+
+@pytest.mark.parametrize("convention", ["paper", "official"])
+def test_batched_patches_equal_the_per_image_loop(convention):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (2, 3, 24, 24), generator=g, dtype=torch.uint8)
+    centres = torch.tensor([[[0, 0], [23, 5], [12, 12]], [[3, 20], [23, 23], [7, 1]]])
+    got = bilinear_patches(images.float(), *patch_grid(centres, 8, convention))
+    for i in range(2):
+        for k in range(3):
+            r, c = centres[i, k].tolist()
+            ref = loop_patch(images[i].double().numpy(), r, c, 8, convention)
+            np.testing.assert_allclose(got[i, k].numpy(), ref, atol=2e-3, rtol=0)
+    # the official patches are then truncated to whole grey levels (its ToPILImage round trip)
+    patches = extract_patches(images, centres, 8, convention)
+    assert torch.equal(patches, got.floor() if convention == "official" else got)
+
+
+def test_integer_position_patch_is_the_plain_crop_with_zero_padding():
+    images = torch.randint(0, 256, (1, 3, 96, 96), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    for r, c in [(50, 40), (0, 0), (95, 10), (17, 88)]:
+        patch = extract_patches(images, torch.tensor([[[r, c]]]), 32)[0, 0]
+        padded = torch.nn.functional.pad(images[0].float(), (16, 16, 16, 16))
+        crop = padded[:, r:r + 32, c:c + 32]   # rows r-16 .. r+15 of the image
+        assert torch.equal(patch, crop)
+
+
+@pytest.mark.parametrize("shape", ["circle", "square"])
+def test_inhibition_of_return_never_refixates_the_inhibited_area(shape):
+    # all saliency in one corner blob: without IoR the fixations would pile up there
+    maps = torch.zeros(32, 96, 96)
+    maps[:, 10:30, 10:30] = 1
+    u = torch.rand(32, 9, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    fx = sample_fixations(maps, u, 96, 96, shape, radius=16).float()
+    d = fx[:, :, None, :] - fx[:, None, :, :]                      # [B, K, K, 2]
+    dist = d.norm(dim=-1) if shape == "circle" else d.abs().amax(-1)
+    earlier = torch.tril(torch.ones(9, 9, dtype=torch.bool), diagonal=-1)
+    assert (dist[:, earlier] > 16).all()
+    first = fx[:, 0]
+    assert ((first >= 10) & (first < 30)).all()                     # the first one follows the saliency
+
+
+def test_sampler_batch_actions_describe_the_fixations():
+    opts = SaccadeOptions(patch_size=16, ior_radius=8)
+    sampler = FixationSampler(opts, image_size=96, mean=(0.5,) * 3, std=(0.25,) * 3)
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (4, 3, 96, 96), generator=g, dtype=torch.uint8)
+    maps = torch.rand(4, 96, 96, generator=g)
+    b = sampler.batch(images, maps, torch.arange(4), 5, torch.Generator().manual_seed(7))
+    assert b.views.shape == (4, 5, 3, 16, 16) and b.actions.shape == (4, 4, 2)
+    torch.testing.assert_close(b.actions, b.latents[:, 1:] - b.latents[:, :-1])
+    u = torch.rand(4, 5, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    centres = sample_fixations(maps, u, 96, 96, "circle", 8)
+    torch.testing.assert_close(b.latents, centres.float() / 96)
+    expected = (extract_patches(images, centres, 16) / 255 - 0.5) / 0.25
+    torch.testing.assert_close(b.views, expected)
+
+
+def test_options_validation_names_the_key():
+    with pytest.raises(ValueError, match=r"x\.data\.ior: 'hex' is not one of"):
+        parse_saccade_options({"ior": "hex"}, "x.data")
+    with pytest.raises(ValueError, match="unknown key"):
+        parse_saccade_options({"iorr": "circle"}, "x.data")

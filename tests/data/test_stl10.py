@@ -1,0 +1,82 @@
+"""STL-10 reader and index against torchvision's STL10 reader, on generated files in the real format."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqjepa_core.data import stl10
+from seqjepa_core.data.synthetic_stl10 import generate
+
+
+@pytest.fixture(scope="module")
+def tiny_stl(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("stl")
+    generate(base / "stl10", base / "salmap", train_per_class=2, test_per_class=1, unlabeled=5, seed=3)
+    return {"root": base / "stl10", "sal": base / "salmap", "base": base}
+
+
+@pytest.mark.parametrize("split", ["train", "test", "unlabeled"])
+def test_reader_agrees_with_torchvision(tiny_stl, split, monkeypatch):
+    from torchvision.datasets import STL10
+    monkeypatch.setattr(STL10, "_check_integrity", lambda self: True)  # it checks the real files' md5
+    ref = STL10(str(tiny_stl["root"]), split=split, download=False)
+    images, labels = stl10.read_split(tiny_stl["root"], split)
+    assert images.shape == ref.data.shape and np.array_equal(np.asarray(images), ref.data)
+    assert np.array_equal(labels, ref.labels)  # torchvision: 0-based, -1 for unlabeled
+
+
+def test_index_and_batches_keep_images_and_maps_aligned(tiny_stl, tmp_path):
+    index = stl10.build_index(tiny_stl["root"], tiny_stl["sal"], "train")
+    stl10.write_index(index, tmp_path / "train.npz")
+    data = stl10.SaccadeImages(tmp_path / "train.npz")
+    ref_images, ref_labels = stl10.read_split(tiny_stl["root"], "train")
+    maps = np.load(tiny_stl["sal"] / "train" / "saliency_train.npy")[:, 0]
+    idx = np.array([5, 0, 11, 3])
+    images, sal, labels = data.batch(idx, torch.device("cpu"))
+    assert torch.equal(images, torch.from_numpy(np.asarray(ref_images)[idx]))
+    assert torch.equal(sal, torch.from_numpy(maps[idx])) and labels.tolist() == ref_labels[idx].tolist()
+
+
+def test_saliency_length_mismatch_names_both_files(tiny_stl, tmp_path):
+    sal = tmp_path / "sal"
+    (sal / "test").mkdir(parents=True)
+    maps = np.load(tiny_stl["sal"] / "test" / "saliency_test.npy")
+    np.save(sal / "test" / "saliency_test.npy", maps[:-1])
+    with pytest.raises(stl10.DatasetFileError) as e:
+        stl10.build_index(tiny_stl["root"], sal, "test")
+    assert "saliency_test.npy" in str(e.value) and "test_X.bin" in str(e.value)
+    np.save(sal / "test" / "saliency_test.npy", maps[:, :, :48])
+    with pytest.raises(stl10.DatasetFileError, match="test_X.bin"):
+        stl10.build_index(tiny_stl["root"], sal, "test")
+
+
+def test_bad_maps_and_files_are_named(tiny_stl, tmp_path):
+    sal = tmp_path / "sal"
+    (sal / "test").mkdir(parents=True)
+    maps = np.load(tiny_stl["sal"] / "test" / "saliency_test.npy")
+    maps[2] = 0
+    np.save(sal / "test" / "saliency_test.npy", maps)
+    with pytest.raises(stl10.DatasetFileError, match="saliency_test.npy: saliency map 2"):
+        stl10.build_index(tiny_stl["root"], sal, "test")
+    np.save(sal / "test" / "saliency_test.npy", maps.astype(np.float64))
+    with pytest.raises(stl10.DatasetFileError, match="expected float32"):
+        stl10.build_index(tiny_stl["root"], sal, "test")
+    bad = tmp_path / "stl" / "stl10_binary"
+    bad.mkdir(parents=True)
+    (bad / "test_X.bin").write_bytes(b"\0" * 1000)
+    with pytest.raises(stl10.DatasetFileError, match="test_X.bin: 1000 bytes"):
+        stl10.read_split(tmp_path / "stl", "test")
+    (bad / "test_X.bin").write_bytes(b"\0" * stl10.IMAGE_BYTES)
+    (bad / "test_y.bin").write_bytes(bytes([11]))
+    with pytest.raises(stl10.DatasetFileError, match="test_y.bin: labels must lie in 1..10"):
+        stl10.read_split(tmp_path / "stl", "test")
+
+
+def test_synthetic_saliency_sits_on_the_discs(tiny_stl):
+    images, labels = stl10.read_split(tiny_stl["root"], "train")
+    maps = np.load(tiny_stl["sal"] / "train" / "saliency_train.npy")[:, 0]
+    np.testing.assert_allclose(maps.sum((1, 2)), 1, rtol=1e-5)
+    saturated = np.asarray(images, dtype=np.float32).std(1) > 40   # the discs: saturated colours
+    assert (maps * saturated).sum((1, 2)).min() > 0.5

@@ -1,0 +1,17 @@
+"""Generate the demo's miniature STL-10 + saliency maps in the real on-disk formats."""
+
+import argparse
+
+from seqjepa_core.data.synthetic_stl10 import generate
+
+p = argparse.ArgumentParser(description=__doc__)
+p.add_argument("--root", required=True)
+p.add_argument("--saliency-root", required=True)
+p.add_argument("--train-per-class", type=int, required=True)
+p.add_argument("--test-per-class", type=int, required=True)
+p.add_argument("--unlabeled", type=int, required=True)
+p.add_argument("--seed", type=int, default=0)
+args = p.parse_args()
+generate(args.root, args.saliency_root, train_per_class=args.train_per_class, test_per_class=args.test_per_class,
+         unlabeled=args.unlabeled, seed=args.seed)
+print(f"STL-10-style data in {args.root}, saliency maps in {args.saliency_root}")
