@@ -116,6 +116,12 @@ def trained_run_dirs(experiment):
     return [run_dir(*key) for key in CFG.run_keys(experiment) if CFG.released(*key[:3]) is None]
 
 
+def probes_in_all():
+    """The probe.json files `all` makes anyway (tables and figures); the training curves show those."""
+    return ({p for t in tables_in_all() for p in table_probes(t)}
+            | {p for f in CFG.figures for p in figure_inputs(f) if Path(p).name == "probe.json"})
+
+
 def all_trained_run_dirs():
     return [d for e in CFG.experiments for d in trained_run_dirs(e)]
 

@@ -26,7 +26,7 @@ rule training_curves:
     localrule: True
     input:
         metrics=lambda w: [f"{d}/metrics.csv" for d in trained_run_dirs(w.experiment)],
-        probes=lambda w: [f"{d}/probe.json" for d in trained_run_dirs(w.experiment)],
+        probes=lambda w: [p for d in trained_run_dirs(w.experiment) if (p := f"{d}/probe.json") in probes_in_all()],
     output:
         report(f"{RESULTS}/figures/training/{{experiment}}.png", caption="../report/training.rst",
                category=lambda w: experiment_category(w.experiment), subcategory="training",
