@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from seqjepa_core.config import ProbeConfig, RunConfig, TrainConfig
+from seqjepa_core.config import ProbeConfig, RunConfig, TrainConfig, load_config
 from seqjepa_core.released import CheckpointMismatch, import_released, official_state_dict
 from seqjepa_core.train import load_method
 from tests.test_download import COMMIT, hf_env, server  # noqa: F401  (fixtures: a Hub stand-in on 127.0.0.1)
@@ -185,3 +185,18 @@ def test_download_import_probe_table_through_the_dag(server, hf_env, tmp_path): 
     table = table.loc[[f"released checkpoint (3, {m})" for m in (1, 3, 5)]]  # then the paper's other rows
     assert list(table["top1_paper"]) == [81.72, 86.14, 87.41] and list(table["n_seeds"]) == [1, 1, 1]
     assert table["top1_mean"].notna().all() and table["note"].str.contains("no separate number").all()
+
+
+def test_the_paper_configs_released_stl10_checkpoint_imports_key_for_key(tmp_path):
+    """The STL-10 PLS checkpoint (official key layout) into the paper config's ``released-mtr4`` run."""
+    cfg = load_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    run = cfg.run_config("stl10", "seqjepa", "released-mtr4", 0)
+    ckpt = official_checkpoint("official_ckpt_keys_stl10_pls_seqjepa.tsv")
+    torch.save(ckpt, tmp_path / "official.pth")
+    out = import_released(tmp_path / "official.pth", run, tmp_path / "checkpoint.pt",
+                          source={"repo": "models/Hafez/seq-JEPA", "commit": COMMIT})
+    method, loaded = load_method(out)
+    assert loaded == run and loaded.dataset == "stl10" and loaded.m_tr == 4
+    official = {k: v for k, v in ckpt["model"].items() if not k.startswith("online_")}
+    assert set(method.state_dict()) == set(official)
+    assert all(torch.equal(method.state_dict()[k], v) for k, v in official.items())

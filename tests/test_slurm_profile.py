@@ -256,7 +256,8 @@ DEMO_SHRINK = {
     "experiments": {"3diebench": {
         "img_size": 32,
         "train": {"epochs": 2, "checkpoint_every": 1, "batch_size": 16},
-        "probe": {"epochs": 5, "linear_epochs": 5, "batch_size": 32}}},
+        "probe": {"epochs": 5, "linear_epochs": 5, "batch_size": 32},
+        "runs": {"seqjepa": {"mtr1": {"m_tr": 1}}}}},  # the demo itself trains no M_tr = 1 model
     "tables": {"slurm_mini": {"experiment": "3diebench", "paper_tables": ["table1"], "rows": [
         {"label": "seq-JEPA (1, 1)", "method": "seqjepa", "variant": "mtr1", "m_val": 1}]}},
 }

@@ -143,3 +143,18 @@ def test_csv_roundtrip_markdown_and_cli(tmp_path, monkeypatch):
     runpy.run_path(str(REPO / "workflow_scripts" / "table.py"), run_name="__main__")
     pd.testing.assert_frame_equal(read_table(out), back)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_every_released_checkpoint_row_of_the_paper_config_has_the_papers_number():
+    """The shipped paper numbers parse, and each released-checkpoint row finds its paper number by label."""
+    import yaml
+
+    from seqjepa_core.config import load_config
+    from seqjepa_core.tables import load_paper_numbers
+
+    paper = load_paper_numbers()
+    cfg = load_config(yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text()))
+    released = [r.label for t in cfg.tables.values() for r in t.rows if r.variant.startswith("released")]
+    assert len(released) >= 5  # 3DIEBench (3), rotation+colour (1), STL-10 (1)
+    have = set(paper.loc[paper["table"] == "released", "label"])
+    assert set(released) <= have, sorted(set(released) - have)
