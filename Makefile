@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   the whole DAG on built-in generated data, on CPU, in minutes -> results/demo/
 #   make test   the test suite
+#   make report the HTML report of the paper run (snakemake --report) -> results/report/report.html
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
 
-.PHONY: demo test bench dag clean-demo mutate
+.PHONY: demo test bench dag report demo-report clean-demo mutate
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +23,18 @@ demo: $(VENV)/.installed
 	@for t in cifar100 tinyimagenet; do echo "demo table: results/demo/tables/$$t.csv (its demo rows)"; \
 	  $(PY) -c "import sys; from seqjepa_core.tables import read_table, to_markdown; \
 	  print(to_markdown(read_table(sys.argv[1]).query('n_seeds > 0')))" results/demo/tables/$$t.csv; done
+	$(MAKE) --no-print-directory demo-report
+
+# The report of what exists (it builds nothing): a zip with report.html and its data, unpacked beside it.
+report: $(VENV)/.installed
+	$(SNAKEMAKE) --report results/report.zip
+	$(PY) -m zipfile -e results/report.zip results/
+	@echo "report: results/report.zip; open results/report/report.html in a browser"
+
+demo-report: $(VENV)/.installed
+	$(SNAKEMAKE) --configfile config/demo.yaml --report results/demo/report.zip
+	$(PY) -m zipfile -e results/demo/report.zip results/demo/
+	@echo "report: results/demo/report.zip; open results/demo/report/report.html in a browser"
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -ra

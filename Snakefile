@@ -6,6 +6,9 @@
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"  # snakemake --report results/report.zip (make report)
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/augment.smk"
@@ -15,6 +18,7 @@ include: "rules/probe.smk"
 include: "rules/aggregate.smk"
 include: "rules/released.smk"
 include: "rules/threedie_extras.smk"
+include: "rules/report.smk"
 
 
 # Downloads, demo data and aggregation are `localrule: True`: they run where Snakemake runs.

@@ -33,11 +33,14 @@ rule figure:
     input:
         lambda w: figure_inputs(w.figure),
     output:
-        f"{RESULTS}/figures/{{figure}}.png",
+        report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/figure.rst",
+               category=lambda w: figure_category(w.figure), subcategory="figures", labels={"figure": "{figure}"}),
     wildcard_constraints:
         figure=one_of(CFG.figures),
     params:
         spec=figure_spec,
+        kind=lambda w: CFG.figures[w.figure].kind,
+        source=lambda w: figure_source(w.figure),
     log:
         f"{RESULTS}/logs/figure_{{figure}}.log",
     conda:

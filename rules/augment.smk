@@ -14,7 +14,6 @@ for _name in [d for d in AUGMENT_SOURCES if d in CFG.datasets]:
                 f"{_ds.root}/.complete",
             params:
                 dataset=_name,
-                root=_ds.root,
                 s=_ds.synthetic,
             log:
                 f"{RESULTS}/logs/make_demo_{_name}.log",
@@ -23,8 +22,8 @@ for _name in [d for d in AUGMENT_SOURCES if d in CFG.datasets]:
             conda:
                 CONDA_ENV
             shell:
-                "{PYTHON} {SCRIPTS}/make_demo_images.py --dataset {params.dataset} --root {params.root} "
-                "--archive-dir {params.root}_downloads --classes {params.s.classes} "
+                "{PYTHON} {SCRIPTS}/make_demo_images.py --dataset {params.dataset} --root $(dirname {output}) "
+                "--archive-dir $(dirname {output})_downloads --classes {params.s.classes} "
                 "--train-per-class {params.s.train_objects} --test-per-class {params.s.val_objects} "
                 "--seed {params.s.seed} > {log} 2>&1"
 
@@ -38,13 +37,12 @@ for _name in [d for d in AUGMENT_SOURCES if d in CFG.datasets]:
                 f"{_ds.root}/.complete",
             params:
                 source=AUGMENT_SOURCES[_name],
-                root=_ds.root,
             log:
                 f"{RESULTS}/logs/download_{_name}.log",
             conda:
                 CONDA_ENV
             shell:
-                "{PYTHON} {SCRIPTS}/download_dataset.py --source {params.source} --root {params.root} > {log} 2>&1"
+                "{PYTHON} {SCRIPTS}/download_dataset.py --source {params.source} --root $(dirname {output}) > {log} 2>&1"
 
     rule:
         name:
@@ -55,7 +53,7 @@ for _name in [d for d in AUGMENT_SOURCES if d in CFG.datasets]:
             f"{RESULTS}/index/{_name}/{{split}}.npz",
         params:
             dataset=_name,
-            root=_ds.root,
+            root=lambda w, root=_ds.root: root,  # not always an input: a local copy has no marker file
         log:
             f"{RESULTS}/logs/index_{_name}_{{split}}.log",
         benchmark:

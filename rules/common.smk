@@ -1,4 +1,5 @@
 # Config validation (once, at DAG build) and the path helpers every rule uses.
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_me
 PYTHON = f"PYTHONPATH={workflow.basedir}${{PYTHONPATH:+:$PYTHONPATH}} " + ("python" if USE_CONDA else sys.executable)
 CONDA_ENV = str(Path(workflow.basedir) / "envs" / "pytorch.yaml")
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
-RUN_DIR = RESULTS + "/runs/{experiment}/{method}/{variant}/seed{seed}"
+RUN_DIR = f"{RESULTS}/runs/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}"
 
 
 wildcard_constraints:
@@ -98,6 +99,99 @@ def figure_spec(w):
     return json.dumps(spec)
 
 
+def tables_in_all():
+    return [t for t, table in CFG.tables.items() if table.in_all]
+
+
+def experiments_outside_all():
+    """Experiments only tables with `in_all: false` use (e.g. the high-compute regime): not trained by `all`."""
+    used = {t.experiment for t in CFG.tables.values() if t.in_all}
+    return {t.experiment for t in CFG.tables.values() if not t.in_all} - used
+
+
+def trained_run_dirs(experiment):
+    """The runs `all` trains here for an experiment: all configured ones, released weights excluded."""
+    if experiment in experiments_outside_all():
+        return []
+    return [run_dir(*key) for key in CFG.run_keys(experiment) if CFG.released(*key[:3]) is None]
+
+
+def probes_in_all():
+    """The probe.json files `all` makes anyway (tables and figures); the training curves show those."""
+    return ({p for t in tables_in_all() for p in table_probes(t)}
+            | {p for f in CFG.figures for p in figure_inputs(f) if Path(p).name == "probe.json"})
+
+
+def all_trained_run_dirs():
+    return [d for e in CFG.experiments for d in trained_run_dirs(e)]
+
+
+def experiment_category(experiment):
+    """The report's category of an experiment's artefacts: its dataset's paper setting (data/registry.py)."""
+    return get_dataset_info(CFG.experiments[experiment].dataset).report_category
+
+
+def analysis_outputs(kind):
+    """Analyses (rules/threedie_extras.smk) whose `all` output includes a `kind` (tables | figures) file:
+    file name -> experiment."""
+    ext = {"tables": "csv", "figures": "png"}[kind]
+    made = set(extras_targets())
+    return {name: a.experiment for n, a in CFG.analyses.items() for name in (n, f"{n}_curves")
+            if f"{RESULTS}/{kind}/{name}.{ext}" in made}
+
+
+def report_tables():
+    """The table CSVs of `all` that the report renders: name -> (experiment, paper tables compared with)."""
+    tables = {t: (CFG.tables[t].experiment, CFG.tables[t].paper_tables) for t in tables_in_all()}
+    return tables | {n: (e, CFG.analyses[n].paper_tables) for n, e in analysis_outputs("tables").items()}
+
+
+def figure_experiment(figure):
+    f = CFG.figures[figure]
+    return f.experiment or CFG.tables[f.table].experiment
+
+
+def figure_source(figure):
+    f = CFG.figures[figure]
+    return f"table {f.table}" if f.table else f"the runs of experiment {f.experiment}"
+
+
+def report_figures():
+    """The figures of `all`: PNG name -> experiment."""
+    return {f: figure_experiment(f) for f in CFG.figures} | analysis_outputs("figures")
+
+
+def analysis_category(analysis):
+    return experiment_category(CFG.analyses[analysis].experiment)
+
+
+def table_category(table):
+    return experiment_category(report_tables()[table][0])
+
+
+def figure_category(figure):
+    return experiment_category(report_figures()[figure])
+
+
+def report_artefacts():
+    """Every table, figure and training-curve figure, grouped by the report's category, in page order."""
+    arts = ([dict(category=table_category(t), subcategory="tables", title=t, path=f"{RESULTS}/tables/{t}.csv")
+             for t in report_tables()]
+            + [dict(category=figure_category(f), subcategory="figures", title=f,
+                    path=f"{RESULTS}/figures/{f}.png") for f in report_figures()]
+            + [dict(category=experiment_category(e), subcategory="training", title=e,
+                    path=f"{RESULTS}/figures/training/{e}.png") for e in CFG.experiments if trained_run_dirs(e)])
+    order = list(dict.fromkeys(a["category"] for a in arts))
+    return sorted(arts, key=lambda a: order.index(a["category"]))
+
+
+def report_targets():
+    return ([f"{RESULTS}/tables/{t}.html" for t in report_tables()]
+            + [a["path"] for a in report_artefacts() if a["subcategory"] == "training"]
+            + [f"{RESULTS}/provenance.html", f"{RESULTS}/overview.html"])
+
+
 def all_targets():
-    return ([f"{RESULTS}/tables/{t}.csv" for t, table in CFG.tables.items() if table.in_all]
-            + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures])
+    return ([f"{RESULTS}/tables/{t}.csv" for t in tables_in_all()]
+            + [f"{RESULTS}/figures/{f}.png" for f in CFG.figures]
+            + report_targets())

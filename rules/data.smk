@@ -9,6 +9,7 @@ if SYNTHETIC:
         output:
             f"{TDIE.root}/.complete",
         params:
+            splits_dir=TDIE.splits_dir,
             s=TDIE.synthetic,
             rotation_scale=" ".join(str(r) for r in TDIE.synthetic.rotation_scale),
         log:
@@ -19,7 +20,7 @@ if SYNTHETIC:
         conda:
             CONDA_ENV
         shell:
-            "{PYTHON} {SCRIPTS}/make_demo_3diebench.py --root {TDIE.root} --splits-dir {TDIE.splits_dir} "
+            "{PYTHON} {SCRIPTS}/make_demo_3diebench.py --root $(dirname {output}) --splits-dir {params.splits_dir} "
             "--seed {params.s.seed} --classes {params.s.classes} --train-objects {params.s.train_objects} "
             "--val-objects {params.s.val_objects} --image-size {params.s.image_size} --workers {threads} "
             "--rotation-scale {params.rotation_scale} "
@@ -51,11 +52,14 @@ rule index_3diebench:
         f"{RESULTS}/logs/index_3diebench_{{split}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/index_3diebench_{{split}}.tsv"
+    params:
+        root=lambda w: TDIE.root,  # not always an input: a local copy has no marker file
+        splits_dir=lambda w: TDIE.splits_dir,
     resources:
         mem_mb=16000,
         runtime=120,
     conda:
         CONDA_ENV
     shell:
-        "{PYTHON} {SCRIPTS}/index_3diebench.py --root {TDIE.root} --splits-dir {TDIE.splits_dir} "
+        "{PYTHON} {SCRIPTS}/index_3diebench.py --root {params.root} --splits-dir {params.splits_dir} "
         "--split {wildcards.split} --out {output} > {log} 2>&1"

@@ -19,6 +19,7 @@ rule pretrain:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
         metrics=f"{RUN_DIR}/metrics.csv",
         config=f"{RUN_DIR}/config.json",
+        provenance=f"{RUN_DIR}/provenance.json",
     params:
         run=lambda w: run_config(w).to_json(),
         root=lambda w: CFG.datasets[CFG.experiments[w.experiment].dataset].root,

@@ -1,6 +1,6 @@
 # The authors' released checkpoints (paper §7.3): download at the configured revision, import into our
 # checkpoint format; the `probe` rule then evaluates them exactly like our own runs (rules/probe.smk).
-RELEASED_DIR = RESULTS + "/released/{experiment}/{method}/{variant}"
+RELEASED_DIR = f"{RESULTS}/released/{{experiment}}/{{method}}/{{variant}}"
 
 
 def released(w):

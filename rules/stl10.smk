@@ -22,6 +22,8 @@ if STL is not None and STL.source == "synthetic":
             f"{STL.root}/.complete",
             f"{STL.saliency_root}/.complete",
         params:
+            root=lambda w, output: Path(output[0]).parent,
+            saliency_root=lambda w, output: Path(output[1]).parent,
             s=STL.synthetic,
         log:
             f"{RESULTS}/logs/make_demo_stl10.log",
@@ -30,7 +32,7 @@ if STL is not None and STL.source == "synthetic":
         conda:
             CONDA_ENV
         shell:
-            "{PYTHON} {SCRIPTS}/make_demo_stl10.py --root {STL.root} --saliency-root {STL.saliency_root} "
+            "{PYTHON} {SCRIPTS}/make_demo_stl10.py --root {params.root} --saliency-root {params.saliency_root} "
             "--train-per-class {params.s.train_objects} --test-per-class {params.s.val_objects} "
             "--unlabeled {params.s.unlabeled_images} --seed {params.s.seed} > {log} 2>&1"
 
@@ -76,8 +78,11 @@ if STL is not None:
         resources:
             mem_mb=8000,
             runtime=60,
+        params:
+            root=lambda w: STL.root,  # not always inputs: a local copy has no marker file
+            saliency_root=lambda w: STL.saliency_root,
         conda:
             CONDA_ENV
         shell:
-            "{PYTHON} {SCRIPTS}/index_stl10.py --root {STL.root} --saliency-root {STL.saliency_root} "
+            "{PYTHON} {SCRIPTS}/index_stl10.py --root {params.root} --saliency-root {params.saliency_root} "
             "--split {wildcards.split} --out {output} > {log} 2>&1"

@@ -18,7 +18,7 @@ if OOD is not None and OOD.source == "synthetic":
         conda:
             CONDA_ENV
         shell:
-            "{PYTHON} {SCRIPTS}/make_demo_3diebench_ood.py --root {OOD.root} --seed {params.s.seed} "
+            "{PYTHON} {SCRIPTS}/make_demo_3diebench_ood.py --root $(dirname {output}) --seed {params.s.seed} "
             "--classes {params.s.classes} --objects {params.s.val_objects} --image-size {params.s.image_size} "
             "--workers {threads} > {log} 2>&1"
 
@@ -37,7 +37,7 @@ elif OOD is not None:
         conda:
             CONDA_ENV
         shell:
-            "{PYTHON} {SCRIPTS}/download_hf.py --source 3diebench_ood --dest {OOD.root} {params.revision} "
+            "{PYTHON} {SCRIPTS}/download_hf.py --source 3diebench_ood --dest $(dirname {output}) {params.revision} "
             "> {log} 2>&1"
 
 
@@ -56,10 +56,13 @@ if OOD is not None:
         resources:
             mem_mb=8000,
             runtime=60,
+        params:
+            root=lambda w: OOD.root,  # not always an input: a local copy has no marker file
+            splits_dir=lambda w: OOD.splits_dir,
         conda:
             CONDA_ENV
         shell:
-            "{PYTHON} {SCRIPTS}/index_3diebench_ood.py --root {OOD.root} --splits-dir {OOD.splits_dir} "
+            "{PYTHON} {SCRIPTS}/index_3diebench_ood.py --root {params.root} --splits-dir {params.splits_dir} "
             "--train-index {input.train_index} --out {output} > {log} 2>&1"
 
 
@@ -233,7 +236,9 @@ rule analysis_path_integration:
         lambda w: analysis_inputs(w.analysis),
     output:
         csv=f"{RESULTS}/tables/{{analysis}}.csv",
-        png=f"{RESULTS}/figures/{{analysis}}.png",
+        png=report(f"{RESULTS}/figures/{{analysis}}.png", caption="../report/analysis.rst",
+                   category=lambda w: analysis_category(w.analysis), subcategory="figures",
+                   labels={"figure": "{analysis}"}),
     wildcard_constraints:
         analysis=one_of(n for n, a in CFG.analyses.items() if a.kind == "path_integration"),
     params:
@@ -253,8 +258,12 @@ rule analysis_seq_length:
         lambda w: analysis_inputs(w.analysis),
     output:
         csv=f"{RESULTS}/tables/{{analysis}}.csv",
-        png=f"{RESULTS}/figures/{{analysis}}.png",
-        curves=f"{RESULTS}/figures/{{analysis}}_curves.png",
+        png=report(f"{RESULTS}/figures/{{analysis}}.png", caption="../report/analysis.rst",
+                   category=lambda w: analysis_category(w.analysis), subcategory="figures",
+                   labels={"figure": "{analysis}"}),
+        curves=report(f"{RESULTS}/figures/{{analysis}}_curves.png", caption="../report/analysis.rst",
+                      category=lambda w: analysis_category(w.analysis), subcategory="figures",
+                      labels={"figure": "{analysis}_curves"}),
     wildcard_constraints:
         analysis=one_of(n for n, a in CFG.analyses.items() if a.kind == "seq_length"),
     params:
@@ -280,7 +289,9 @@ rule analysis_embedding:
         checkpoints=embedding_checkpoints,
         index=lambda w: index_path(CFG.analyses[w.analysis].experiment, "val"),
     output:
-        f"{RESULTS}/figures/{{analysis}}.png",
+        report(f"{RESULTS}/figures/{{analysis}}.png", caption="../report/analysis.rst",
+               category=lambda w: analysis_category(w.analysis), subcategory="figures",
+               labels={"figure": "{analysis}"}),
     wildcard_constraints:
         analysis=one_of(n for n, a in CFG.analyses.items() if a.kind in ("nn_grid", "umap")),
     params:

@@ -205,6 +205,11 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"note": str, "seeds": str}, keep_default_na=True)
 
 
+def metric_digits(metric: str) -> int:
+    """Decimals shown for a metric: accuracies in %, R² and similar scores in [0, 1]."""
+    return 2 if metric.startswith("top1") else 3
+
+
 def _cell(mean: float, std: float, paper: float, digits: int) -> str:
     if math.isnan(mean) and math.isnan(paper):
         return ""
@@ -221,8 +226,7 @@ def to_markdown(df: pd.DataFrame) -> str:
         cells = [str(r["label"]), "" if pd.isna(r["m_tr"]) else str(int(r["m_tr"])),
                  "" if pd.isna(r["m_val"]) else str(int(r["m_val"])), str(int(r["n_seeds"]))]
         for m in metrics:
-            digits = 2 if m.startswith("top1") else 3
-            cells.append(_cell(*(float(r[f"{m}_{s}"]) for s in ("mean", "std", "paper")), digits))
+            cells.append(_cell(*(float(r[f"{m}_{s}"]) for s in ("mean", "std", "paper")), metric_digits(m)))
         cells.append("" if pd.isna(r["note"]) else str(r["note"]))
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n\nCells: ours (mean ± sample std over seeds) (paper).\n"

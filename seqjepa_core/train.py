@@ -1,10 +1,11 @@
 """Pretraining loop shared by every method: resumable, preemption-safe, deterministic on CPU.
 
 Outputs of one run directory (declared to Snakemake): ``checkpoint.pt`` (final weights + run config),
-``metrics.csv`` (one row per epoch) and ``config.json`` (the resolved run config). Resume state lives in
-``state/last.pt``, which Snakemake does not know about and therefore never deletes before a re-run; it is
-removed only after every output is written, so a forced re-run of a finished run starts from scratch while
-a job killed during its final writes reruns in seconds. Everything loads with ``weights_only=True``.
+``metrics.csv`` (one row per epoch), ``config.json`` (the resolved run config) and ``provenance.json``
+(the hardware, package versions and git commit it ran with). Resume state lives in ``state/last.pt``,
+which Snakemake does not know about and therefore never deletes before a re-run; it is removed only after
+every output is written, so a forced re-run of a finished run starts from scratch while a job killed during
+its final writes reruns in seconds. Everything loads with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from seqjepa_core.data.loading import DataSpec, action_dim, make_stream
 from seqjepa_core.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from seqjepa_core.methods import MethodContext, build_method, get_method_class
 from seqjepa_core.methods.base import Method
+from seqjepa_core.provenance import write_run_provenance
 from seqjepa_core.schedules import learning_rate
 
 log = logging.getLogger("seqjepa.train")
@@ -403,6 +405,7 @@ def final_save(s: Session) -> Path:
         save_state(s)
     if s.is_main:
         atomic_write_json(dataclasses.asdict(s.run), s.out_dir / "config.json")
+        write_run_provenance(s.out_dir, s.dev, s.world)  # the hardware and commit this run saw, for the report
         _write_metrics(s.history, s.out_dir / "metrics.csv")
         save_checkpoint(s.run, s.method, s.out_dir / "checkpoint.pt")
     if s.world > 1:

@@ -104,3 +104,15 @@ def test_dependency_in_env(dep):
     found = pkgs.get(name) or pkgs.get(conda_name)
     assert found is not None, f"{req.name} (pyproject) missing from {ENV_FILE.name}"
     assert_compatible(req.name, found[1], req.specifier)
+
+
+def test_snakemake_pinned_past_the_profile_runtime_bug():
+    """Snakemake 9.16.3-9.19 read a bare `runtime` in a profile as seconds, not minutes (snakemake#4039):
+    the SLURM profile's limits would be 60x too short. pyproject and the conda env both exclude them."""
+    workflow = [Requirement(d) for d in pyproject()["optional-dependencies"]["workflow"]]
+    req = next(r for r in workflow if canonicalize_name(r.name) == "snakemake")
+    where, env_spec = env_packages()["snakemake"]
+    assert "reports" in req.extras  # `snakemake --report` needs pygments
+    for spec in (req.specifier, env_spec):
+        assert spec.contains("9.20.0") and not any(spec.contains(v) for v in ("9.16.3", "9.19.0", "10.0.0"))
+    assert_compatible("snakemake", env_spec, req.specifier)

@@ -129,3 +129,17 @@ def test_missing_local_dataset_root_names_key_and_download_rule(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "datasets.3diebench.root" in out and "download_3diebench" in out
+
+
+@pytest.mark.parametrize("configfile", [[], ["--configfile", "config/demo.yaml"]])
+def test_lint_reports_only_the_warnings_readme_explains(configfile):
+    """README's `snakemake --lint` section explains two kinds of warning; anything else is a regression."""
+    res = subprocess.run(SNAKEMAKE + ["--lint", *configfile], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    titles = {re.sub(r"variable \w+", "variable X", m) for m in
+              re.findall(r"^\s+\* (.+?):?$", res.stdout + res.stderr, re.M)}
+    explained = {"Shell command directly uses variable X from outside of the rule",
+                 "Mixed rules and functions in same snakefile."}
+    assert titles <= explained, titles - explained
+    assert re.findall(r"uses variable (\w+)", res.stdout + res.stderr) and \
+        set(re.findall(r"uses variable (\w+)", res.stdout + res.stderr)) <= {"PYTHON", "SCRIPTS"}

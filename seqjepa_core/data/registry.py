@@ -20,6 +20,12 @@ class DatasetInfo:
     # validates experiments.<e>.data / runs.<m>.<v>.data (None: the dataset takes no data options)
     parse_options: Callable[[dict, str], object] | None = None
     evaluation_only: bool = False   # scored by probes trained elsewhere; never pretrained on (3DIEBench-OOD)
+    paper_setting: str = ""         # the paper's setting (3DIEBench, augmentations, saccades): the report's
+                                    # category for its tables, figures and training curves; "" = the name
+
+    @property
+    def report_category(self) -> str:
+        return self.paper_setting or self.name
 
     @property
     def pretraining_split(self) -> str:
@@ -30,18 +36,19 @@ AUGMENT_ACTIONS = ("crop+jitter+blur", "crop", "jitter", "blur", "none")
 
 DATASETS: dict[str, DatasetInfo] = {
     "3diebench": DatasetInfo("3diebench", ("rotation", "rotcolor"), "train", "val", "download_3diebench",
-                             "seqjepa_core.data.threedie"),
+                             "seqjepa_core.data.threedie", paper_setting="3DIEBench"),
     # Table 9: rotations outside the training range, same format and classes; probes come from "3diebench".
     "3diebench_ood": DatasetInfo("3diebench_ood", ("rotation", "rotcolor"), "", "ood", "download_3diebench_ood",
-                                 "seqjepa_core.data.threedie", evaluation_only=True),
+                                 "seqjepa_core.data.threedie", evaluation_only=True, paper_setting="3DIEBench"),
     # STL-10 saccades (paper §4.3): pretraining on the 100k unlabeled images, probes on train (5k) / test (8k)
     "stl10": DatasetInfo("stl10", ("position",), "train", "test", "download_stl10", "seqjepa_core.data.stl10",
-                         pretrain_split="unlabeled", parse_options=parse_saccade_options),
+                         pretrain_split="unlabeled", parse_options=parse_saccade_options,
+                         paper_setting="saccades"),
     # Hand-crafted augmentations as actions (paper §5.1, Table 2); kinds as in seqjepa_core.data.augment
     "cifar100": DatasetInfo("cifar100", AUGMENT_ACTIONS, "train", "test", "download_cifar100",
-                            "seqjepa_core.data.cifar100"),
+                            "seqjepa_core.data.cifar100", paper_setting="augmentations"),
     "tinyimagenet": DatasetInfo("tinyimagenet", AUGMENT_ACTIONS, "train", "val", "download_tinyimagenet",
-                                "seqjepa_core.data.tinyimagenet"),  # val is the test set (test has no labels)
+                                "seqjepa_core.data.tinyimagenet", paper_setting="augmentations"),  # val is the test set (test has no labels)
 }
 
 
