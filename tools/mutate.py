@@ -37,7 +37,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "tables": (["seqjepa_core/tables.py"], ["tests/test_tables.py"]),
     "download": (["seqjepa_core/download.py"], ["tests/test_download.py"]),
     "train": (["seqjepa_core/train.py"], ["tests/test_train.py"]),
-    "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py"], ["tests/test_probes.py"]),
+    "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py", "seqjepa_core/probe_samplers/*"],
+               ["tests/test_probes.py", "tests/test_evaluate.py", "tests/probe_samplers"]),
 }
 KILLED = {"killed", "caught by type check"}
 
