@@ -115,6 +115,7 @@ class SeqJEPA(Method):
         emb = self.embed_actions(actions)
         return self.aggregate_tokens(self.tokens(torch.zeros_like(z) if zero_vision else z,
                                                  torch.zeros_like(emb) if zero_actions else emb))
+
     def embed_training_actions(self, actions: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Embeddings of the tokens' actions a_1..a_{M-1} [B, M-1, E] and of a_M [B, E]; None when unused.
 
