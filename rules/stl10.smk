@@ -34,7 +34,8 @@ if STL is not None and STL.source == "synthetic":
         shell:
             "{PYTHON} {SCRIPTS}/make_demo_stl10.py --root {params.root} --saliency-root {params.saliency_root} "
             "--train-per-class {params.s.train_objects} --test-per-class {params.s.val_objects} "
-            "--unlabeled {params.s.unlabeled_images} --seed {params.s.seed} > {log} 2>&1"
+            "--unlabeled {params.s.unlabeled_images} --discs-per-colour {params.s.discs_per_colour} "
+            "--seed {params.s.seed} > {log} 2>&1"
 
 elif STL is not None:
 

@@ -173,6 +173,8 @@ def train_of(c):
     (lambda c: c["resources"]["pretrain"].update(gpus=-1), r"resources.pretrain.gpus: must be >= 0"),
     (lambda c: c["datasets"]["3diebench"].update(synthetic={"classes": 0}),
      r"datasets.3diebench.synthetic.classes: must be positive"),
+    (lambda c: c["datasets"]["stl10"].update(synthetic={"discs_per_colour": 0}),
+     r"datasets.stl10.synthetic.discs_per_colour: must be positive"),
     (lambda c: c["tables"]["3diebench"]["rows"][0].update(method="simclrr"), r"tables.3diebench.rows\[0\].method"),
     (lambda c: c["figures"]["3diebench_tradeoff"].update(kind="bars"), r"figures.3diebench_tradeoff.kind: 'bars'"),
 ])

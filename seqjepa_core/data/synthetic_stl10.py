@@ -4,13 +4,19 @@
 (96 x 96, column-major uint8, labels 1..K) and ``<saliency_root>/<split>/saliency_<split>.npy`` (float32
 (N, 1, 96, 96) probability maps) as in ``Hafez/salmap-stl10``.
 
-Each image shows an object made of two coloured discs under a light that dims from the top row to the
+Each image shows an object made of coloured discs under a light that dims from the top row to the
 bottom one and warms from the left column to the right one, discs included, so any glimpse tells where it
 is. The class is the unordered pair of disc colours: one glimpse sees one disc and leaves the class
-ambiguous; glimpses on both discs decide it, which is what makes aggregating more glimpses pay off. The
+ambiguous; glimpses on both colours decide it, which is what makes aggregating more glimpses pay off. The
 saliency mass sits on the discs. The discs are large (radius 12 of 96 px) so that a 16 px glimpse on a disc
 mostly shows its colour: with radius 7 a random encoder's aggregate beat the trained one's (70 vs 55 %
 top-1 at M_val 4 in the demo), with radius 12 the trained one wins (78 vs 71 %).
+
+``discs_per_colour`` (the demo uses 2; 1 is the original single pair) scatters more discs of the same two
+colours over the image, so the fixations, which follow the saliency on the discs, spread over the whole
+image: where the next glimpse lands, and so how bright it is, is then barely predictable from where the
+earlier ones were unless the saccade is known. That is what lets the no-action ablation drop the light
+(position) from its features while the action-conditioned model keeps it (README, STL-10 demo).
 """
 
 from __future__ import annotations
@@ -27,19 +33,32 @@ PALETTE = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.15, 0.25, 0.95], [0.95,
 CLASS_PAIRS = list(itertools.combinations(range(len(PALETTE)), 2))   # 6 classes
 LIGHT, TINT = 0.5, 0.1   # how strongly the light changes over the image: weak enough that the position is
                          # a cue to learn, not what every random feature already shows
+SEPARATION = 2.4         # minimum distance between disc centres, in radii
+MAX_LAYOUT_TRIES = 10_000
 
 
-def render(rng: np.random.Generator, label: int, size: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def disc_centres(rng: np.random.Generator, n: int, size: int, radius: float) -> np.ndarray:
+    """[n, 2] (row, col) centres of n discs inside the image, pairwise at least SEPARATION radii apart
+    (rejection sampling; for n = 2 the draws of the original two-disc generator)."""
+    margin = radius + 2
+    for _ in range(MAX_LAYOUT_TRIES):
+        centres = rng.uniform(margin, size - 1 - margin, size=(n, 2))
+        gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+        if gaps[np.triu_indices(n, 1)].min(initial=np.inf) > SEPARATION * radius:
+            return centres
+    raise ValueError(f"cannot place {n} discs of radius {radius} at least {SEPARATION} radii apart in a "
+                     f"{size} x {size} image; use fewer discs per colour")
+
+
+def render(rng: np.random.Generator, label: int, size: int, radius: float,
+           discs_per_colour: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """One upright image [3, size, size] in [0, 1] and its saliency map [size, size] (sums to 1)."""
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
     image = np.full((3, size, size), 0.5, np.float32)
     colours = list(CLASS_PAIRS[label])
     rng.shuffle(colours)
-    margin = radius + 2
-    while True:  # two discs that do not overlap
-        centres = rng.uniform(margin, size - 1 - margin, size=(2, 2))
-        if np.linalg.norm(centres[0] - centres[1]) > 2.4 * radius:
-            break
+    colours = [c for c in colours for _ in range(discs_per_colour)]
+    centres = disc_centres(rng, len(colours), size, radius)
     saliency = np.full((size, size), 1e-3, np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     for (cy, cx), colour in zip(centres, colours):
@@ -55,12 +74,12 @@ def render(rng: np.random.Generator, label: int, size: int, radius: float) -> tu
 
 
 def write_split(root: Path, saliency_root: Path, split: str, labels: np.ndarray, seed: int, size: int,
-                radius: float) -> None:
+                radius: float, discs_per_colour: int = 1) -> None:
     rng = np.random.default_rng(seed)
     images = np.empty((len(labels), 3, size, size), np.uint8)
     maps = np.empty((len(labels), 1, size, size), np.float32)
     for i, label in enumerate(labels):
-        image, saliency = render(rng, int(label), size, radius)
+        image, saliency = render(rng, int(label), size, radius, discs_per_colour)
         images[i] = np.round(image * 255).astype(np.uint8)
         maps[i, 0] = saliency
     (root / "stl10_binary").mkdir(parents=True, exist_ok=True)
@@ -73,8 +92,11 @@ def write_split(root: Path, saliency_root: Path, split: str, labels: np.ndarray,
 
 
 def generate(root: str | os.PathLike, saliency_root: str | os.PathLike, *, train_per_class: int,
-             test_per_class: int, unlabeled: int, seed: int = 0, size: int = 96, radius: float = 12.0) -> None:
+             test_per_class: int, unlabeled: int, seed: int = 0, size: int = 96, radius: float = 12.0,
+             discs_per_colour: int = 1) -> None:
     """Write all three splits and a ``.complete`` marker in both roots (the download rules' outputs)."""
+    if discs_per_colour < 1:
+        raise ValueError(f"discs_per_colour must be >= 1, got {discs_per_colour}")
     root, saliency_root = Path(root), Path(saliency_root)
     classes = len(CLASS_PAIRS)
     rng = np.random.default_rng(seed)
@@ -82,7 +104,8 @@ def generate(root: str | os.PathLike, saliency_root: str | os.PathLike, *, train
               "test": np.repeat(np.arange(classes), test_per_class),
               "unlabeled": rng.integers(0, classes, unlabeled)}
     for i, (split, labels) in enumerate(splits.items()):
-        write_split(root, saliency_root, split, rng.permutation(labels), seed * 100 + i + 1, size, radius)
+        write_split(root, saliency_root, split, rng.permutation(labels), seed * 100 + i + 1, size, radius,
+                    discs_per_colour)
     (root / "stl10_binary" / "class_names.txt").write_text(
         "\n".join("-".join(map(str, pair)) for pair in CLASS_PAIRS) + "\n")
     write_marker(root, {"source": "synthetic", "seed": seed})
