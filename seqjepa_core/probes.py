@@ -121,6 +121,8 @@ PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
         ProbeSpec("path_noact_r2", "path_noact", _displacement, epochs="linear_epochs", target_needs_m=True),
         ProbeSpec("path_novis_r2", "path_novis", _displacement, epochs="linear_epochs", target_needs_m=True),
     ),
+    # Fig. 15: the STL-10 model's z_AGG on ImageNet saccades, linear top-1 (config `transfer:`)
+    "imagenet": (ProbeSpec("top1", "z_agg", _labels),),
 }
 
 
