@@ -617,3 +617,50 @@ def test_stl10_saliency_at_pinned_revision_then_offline_from_cache(server: tuple
     assert all((root2 / n).read_bytes() == b for n, b in sal.items()) and len(state.requests) == n
     with pytest.raises(DownloadError, match="Hafez/salmap-stl10@main:train/saliency_train.npy"):
         fetch_salmap_stl10(tmp_path / "sal3", revision="main", endpoint=base, splits=("train",))
+
+
+# --------------------------------------------------------------------------- ImageNet saliency (Fig. 15)
+
+
+def test_imagenet_saliency_through_hf_endpoint_at_the_resolved_commit_then_indexed(
+        server: tuple[str, ServerState], tmp_path: Path, hf_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule's script fetches the maps from a Hub stand-in named by $HF_ENDPOINT, at the commit the branch
+    resolves to; what came down pairs with an ImageNet-layout image folder; an HTML page is refused."""
+    from seqjepa_core.data.imagenet_saliency import build_index
+    from seqjepa_core.data.synthetic_imagenet import generate
+    from seqjepa_core.download import IMAGENET_SALIENCY_REPO, fetch_salmap_imagenet
+
+    base, state = server
+    generate(tmp_path / "img", tmp_path / "published", classes=2, train_per_class=2, val_per_class=1, seed=5)
+    published = {p.relative_to(tmp_path / "published").as_posix(): p.read_bytes()
+                 for p in (tmp_path / "published").rglob("*.npy")}
+    state.hf_repos[("dataset", IMAGENET_SALIENCY_REPO)] = {**published, "README.md": b"# maps", "extra/x.npy": b"x"}
+    monkeypatch.setenv("HF_ENDPOINT", base)
+    script = REPO / "workflow_scripts" / "download_salmap_imagenet.py"
+    from importlib.util import module_from_spec, spec_from_file_location
+    spec = spec_from_file_location("download_salmap_imagenet", script)
+    cli = module_from_spec(spec)
+    spec.loader.exec_module(cli)  # type: ignore[union-attr]
+    dest = tmp_path / "sal"
+    assert cli.main(["--root", str(dest), "--pattern", "train/*", "--pattern", "val/*"]) == 0
+    got = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*.npy") if ".cache" not in p.parts}
+    assert got == published and len(published) == 6        # extra/ and README.md were not asked for
+    marker = json.loads((dest / ".complete").read_text())
+    assert marker["revision"] == "main" and marker["commit"] == COMMIT and marker["maps"] == 6
+    paths = [p for _, p, _ in state.requests]
+    assert f"/api/datasets/{IMAGENET_SALIENCY_REPO}/revision/main" in paths
+    assert any(p.startswith(f"/datasets/{IMAGENET_SALIENCY_REPO}/resolve/{COMMIT}/train/") for p in paths)
+    index = build_index(tmp_path / "img", dest, "train", workers=1)
+    assert index["labels"].tolist() == [0, 0, 1, 1]
+
+    n = len(state.requests)  # complete: nothing is fetched again
+    assert fetch_salmap_imagenet(dest) == dest and len(state.requests) == n
+
+    bad = dict(published)
+    bad["val/n00000001/n00000001_val_0_sal.npy"] = b"<html>429 Too Many Requests</html>"
+    state.hf_repos[("dataset", IMAGENET_SALIENCY_REPO)] = bad
+    with pytest.raises(DownloadError, match="n00000001_val_0_sal.npy: not a .npy file"):
+        fetch_salmap_imagenet(tmp_path / "sal2", patterns=["val/*"])
+    assert not is_complete(tmp_path / "sal2")
+    with pytest.raises(DownloadError, match=r"no .npy saliency maps match \['test/\*'\]"):
+        fetch_salmap_imagenet(tmp_path / "sal3", patterns=["test/*"])

@@ -148,14 +148,13 @@ def build_index(image_root: str | os.PathLike, saliency_root: str | os.PathLike,
 # --------------------------------------------------------------------------------------------- loading
 
 def decode_rgb(path: str) -> torch.Tensor:
-    """uint8 [3, H, W]; torchvision's decoder, PIL for the few files it refuses (e.g. ImageNet's CMYK JPEGs)."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    """uint8 [3, H, W] at the native size (PIL: grey and CMYK JPEGs, of which ImageNet has a few, become RGB)."""
+    from PIL import Image
     try:
-        return decode_image(read_file(path), mode=ImageReadMode.RGB)
-    except RuntimeError:
-        from PIL import Image
         with Image.open(path) as im:
-            return torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1).contiguous()
+            return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()
+    except Exception as e:
+        raise DatasetFileError(f"{path}: cannot read image ({e})") from e
 
 
 def resize_image(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -168,7 +167,7 @@ def resize_image(image: torch.Tensor, size: int) -> torch.Tensor:
 def resize_saliency(sal: np.ndarray, size: int, where: str) -> torch.Tensor:
     """A probability map resized like its image and renormalised to sum 1 (the filter's weights are >= 0,
     so the map stays non-negative)."""
-    m = torch.from_numpy(np.ascontiguousarray(sal, dtype=np.float32))
+    m = torch.from_numpy(np.array(sal, dtype=np.float32))  # a writable copy of the memory map
     if not torch.isfinite(m).all() or (m < 0).any():
         raise DatasetFileError(f"{where}: saliency map has negative or non-finite values")
     m = F.interpolate(m[None, None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0, 0]
