@@ -655,7 +655,9 @@ def _validate_analysis(a: AnalysisConfig, where: str, datasets: dict, experiment
     if a.kind in ("path_integration", "seq_length") and not a.m_val:
         raise ConfigError(f"{where}.m_val: the {a.kind} analysis needs its M_val axis")
     if a.kind == "ood":
-        _choice(a.dataset or "", [n for n, d in DATASETS.items() if d.evaluation_only], f"{where}.dataset")
+        # scored by heads fitted on the experiment's own data: a dataset without a probe-fitting split
+        _choice(a.dataset or "", [n for n, d in DATASETS.items() if d.evaluation_only and not d.train_split],
+                f"{where}.dataset")
         if a.dataset not in datasets:
             raise ConfigError(f"{where}.dataset: {a.dataset!r} has no entry under datasets "
                               f"(configured: {sorted(datasets)})")
@@ -669,8 +671,8 @@ def _validate_transfer(t: TransferConfig, where: str, experiments: dict, tables:
     name = where.split(".", 1)[1]
     if name in tables or name in analyses:
         raise ConfigError(f"{where}: {name!r} is also a table or analysis; both would write tables/{name}.csv")
-    _choice(t.dataset, [n for n, d in DATASETS.items() if d.evaluation_only and d.name != "3diebench_ood"],
-            f"{where}.dataset")
+    # probes are fitted on the transfer dataset itself: an evaluation-only dataset with a probe-fitting split
+    _choice(t.dataset, [n for n, d in DATASETS.items() if d.evaluation_only and d.train_split], f"{where}.dataset")
     _choice(t.experiment, experiments, f"{where}.experiment")
     exp = experiments[t.experiment]
     if DATASETS[exp.dataset].parse_options is not DATASETS[t.dataset].parse_options:
