@@ -30,7 +30,7 @@ from seqjepa_core.data import imagenet_saliency as ins
 from seqjepa_core.data.fixations import FixationSampler
 from seqjepa_core.data.saccade_options import SaccadeOptions
 from seqjepa_core.probe_samplers import ProbeContext, autocast_for, encoded_features
-from seqjepa_core.probe_samplers.imagenet_transfer import TransferSampler, normalised_fixation_batch
+from seqjepa_core.probe_samplers.imagenet_transfer import TransferSampler
 from seqjepa_core.train import build_method_for_run
 
 M_VALS = tuple(range(1, 9))
@@ -64,12 +64,12 @@ def draw_rate(method, size: int, patch: int, batch: int, seconds: float, device)
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (batch, 3, size, size), generator=g, dtype=torch.uint8).to(device)
     maps = (torch.rand(batch, size, size, generator=g) ** 4).to(device)
-    sampler = FixationSampler(SaccadeOptions(patch_size=patch, ior_radius=patch // 2), size, ins.MEAN, ins.STD)
+    sampler = FixationSampler(SaccadeOptions(patch_size=patch, ior_radius=patch // 2), size, ins.MEAN, ins.STD,
+                              cut_normalised=True)
     labels = torch.zeros(batch, dtype=torch.long, device=device)
 
     def step():
-        b = normalised_fixation_batch(sampler, images, maps, labels, max(M_VALS),
-                                      torch.Generator(device=device).manual_seed(1))
+        b = sampler.batch(images, maps, labels, max(M_VALS), torch.Generator(device=device).manual_seed(1))
         with autocast_for(device):
             z = method.encode_views(b.views)
         return encoded_features(method, z, b.actions, M_VALS)

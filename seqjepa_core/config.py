@@ -204,7 +204,7 @@ class TransferConfig:
     saliency_repo: str = "Hafez/ImageNet1k-Saliency-Maps"
     saliency_revision: str = "main"      # a 40-hex commit pins it; the marker records the commit fetched
     saliency_patterns: tuple[str, ...] = ("train/*", "val/*")   # repo files to fetch
-    saliency_name: str = "{wnid}/{stem}_sal.npy"   # a map's path under <saliency_root>/<split>/ (ASSUMPTION)
+    saliency_name: str = "<wnid>/<stem>_sal.npy"   # a map's path under <saliency_root>/<split>/ (ASSUMPTION)
     saliency_size: int | None = None     # None: maps at the image's native size; N: stored as N x N
     missing_saliency: str = "error"      # error | skip (the official loader skips images without a map)
     image_size: int = 224                # images and maps resized to this (paper: 224 x 224)
@@ -689,11 +689,9 @@ def _validate_transfer(t: TransferConfig, where: str, experiments: dict, tables:
     _choice(t.missing_saliency, {"error", "skip"}, f"{where}.missing_saliency")
     if not t.image_root or not t.saliency_root:
         raise ConfigError(f"{where}: image_root and saliency_root are required")
-    try:
-        t.saliency_name.format(wnid="n0", stem="x")
-    except (KeyError, IndexError, ValueError) as e:
-        raise ConfigError(f"{where}.saliency_name: a template with only {{wnid}} and {{stem}}, got "
-                          f"{t.saliency_name!r} ({e})") from None
+    if "<stem>" not in t.saliency_name or re.search(r"[{}]|<(?!(wnid|stem)>)", t.saliency_name):
+        raise ConfigError(f"{where}.saliency_name: a path template with <stem> (and optionally <wnid>), no other "
+                          f"<...> and no braces, got {t.saliency_name!r}")
     if not t.patch_sizes or not t.m_val:
         raise ConfigError(f"{where}: patch_sizes and m_val need at least one entry each")
     _check_numbers(t, where, allow_zero=frozenset({"seed", "num_workers"}))

@@ -132,7 +132,9 @@ def transfer(c):
     (lambda c: transfer(c).update(dataset="3diebench_ood"), r"transfer.imagenet_transfer.dataset: .* not one of \['imagenet'\]"),
     (lambda c: transfer(c).update(patch_sizes=[32, 256]), r"transfer.imagenet_transfer.patch_sizes: 256 exceeds image_size"),
     (lambda c: transfer(c).update(patch_sizes=[]), r"transfer.imagenet_transfer: patch_sizes and m_val need"),
-    (lambda c: transfer(c).update(saliency_name="{class}/{stem}.npy"), r"transfer.imagenet_transfer.saliency_name: a template"),
+    (lambda c: transfer(c).update(saliency_name="<class>/<stem>.npy"), r"transfer.imagenet_transfer.saliency_name: a path template"),
+    (lambda c: transfer(c).update(saliency_name="{wnid}/{stem}_sal.npy"),  # braces: Snakemake expands them in params
+     r"transfer.imagenet_transfer.saliency_name: a path template"),
     (lambda c: transfer(c).update(saliency_source="hub"), r"transfer.imagenet_transfer.saliency_source: 'hub'"),
     (lambda c: transfer(c).update(missing_saliency="ignore"), r"transfer.imagenet_transfer.missing_saliency: 'ignore'"),
     (lambda c: transfer(c)["data"].update(ior="hexagon"), r"transfer.imagenet_transfer.data.ior: 'hexagon'"),

@@ -17,7 +17,7 @@ from seqjepa_core.data.imagenet_saliency import MEAN, STD, build_index, write_in
 from seqjepa_core.data.saccade_options import SaccadeOptions
 from seqjepa_core.data.synthetic_imagenet import generate
 from seqjepa_core.probe_samplers import ProbeContext
-from seqjepa_core.probe_samplers.imagenet_transfer import TransferSampler, normalised_fixation_batch
+from seqjepa_core.probe_samplers.imagenet_transfer import TransferSampler
 from seqjepa_core.train import build_method_for_run, save_checkpoint
 from seqjepa_core.transfer import probe_transfer, transfer_figure, transfer_table, write_table
 
@@ -113,7 +113,8 @@ def test_patches_are_cut_from_the_normalised_image_at_the_sampled_fixations():
     maps = torch.rand(3, 40, 40, generator=g)
     opts = SaccadeOptions(patch_size=8, ior_radius=4)
     fs = FixationSampler(opts, 40, MEAN, STD)
-    batch = normalised_fixation_batch(fs, images, maps, torch.arange(3), 4, torch.Generator().manual_seed(9))
+    batch = FixationSampler(opts, 40, MEAN, STD, cut_normalised=True).batch(images, maps, torch.arange(3), 4,
+                                                                            torch.Generator().manual_seed(9))
     u = torch.rand(3, 4, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
     centres = sample_fixations(maps, u, 40, 40, "circle", 4)
     assert torch.allclose(batch.latents, centres.float() / 40)

@@ -10,8 +10,8 @@ pretrained here. Where the data come from:
 - **Saliency maps**: the HF dataset ``Hafez/ImageNet1k-Saliency-Maps``: one float32 probability map per
   image at the image's native resolution. Its file layout cannot be seen offline, so the name of a map
   relative to ``<saliency_root>/<split>/`` is a template (config ``transfer.<name>.saliency_name``); the
-  default ``{wnid}/{stem}_sal.npy`` is what the official ``Imagenet1k_Sal`` loader reads (its extraction
-  script writes ``{stem}-sal.npy`` instead).
+  default ``<wnid>/<stem>_sal.npy`` is what the official ``Imagenet1k_Sal`` loader reads (its extraction
+  script writes ``<stem>-sal.npy`` instead).
 
 ``build_index`` pairs every image with its map and checks each pair once (a missing map or a map whose size
 is not its image's names both files). ``SaliencyImageFolder`` decodes an image and its map, resizes both to
@@ -37,7 +37,7 @@ MEAN = (0.485, 0.456, 0.406)     # the official transfer's torchvision ImageNet 
 STD = (0.229, 0.224, 0.225)
 ACTION_DIMS = {"position": 2}
 EXTENSIONS = (".jpeg", ".jpg", ".png")
-SALIENCY_NAME = "{wnid}/{stem}_sal.npy"
+SALIENCY_NAME = "<wnid>/<stem>_sal.npy"
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -57,7 +57,7 @@ def saliency_path(saliency_root: str | os.PathLike, split: str, image: str | os.
                   name: str = SALIENCY_NAME) -> Path:
     """Where the map of ``image`` (``.../<wnid>/<stem>.JPEG``) lies under the ``name`` template."""
     image = Path(image)
-    return Path(saliency_root) / split / name.format(wnid=image.parent.name, stem=image.stem)
+    return Path(saliency_root) / split / name.replace("<wnid>", image.parent.name).replace("<stem>", image.stem)
 
 
 def read_saliency(path: str | os.PathLike) -> np.ndarray:
