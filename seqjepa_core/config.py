@@ -700,6 +700,7 @@ def _validate_transfer(t: TransferConfig, where: str, experiments: dict, tables:
     for p in t.patch_sizes:
         if p > t.image_size:
             raise ConfigError(f"{where}.patch_sizes: {p} exceeds image_size {t.image_size}")
-        data_options(t.dataset, t.data_options(p), where)
+        if data_options(t.dataset, t.data_options(p), where)["views"] != "patches":
+            raise ConfigError(f"{where}.data.views: the transfer probes saccade patches, got {t.data['views']!r}")
     return dataclasses.replace(t, probe=dataclasses.replace(t.probe, m_val=t.m_val))
 

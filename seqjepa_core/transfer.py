@@ -101,7 +101,7 @@ def transfer_figure(table_csv: str | os.PathLike, out_png: str | os.PathLike, ti
             ax.plot(sub["m_val"], sub["paper_top1"], "s--", color=colour, alpha=0.6, label=f"paper, patch {patch}")
     ax.set_xlabel("M_val (observed patches)")
     ax.set_ylabel("ImageNet-1k top-1 (%)")
-    ax.set_title(title or "ImageNet transfer: linear probe on z_AGG of the STL-10 model")
+    ax.set_title(title or "ImageNet-1k transfer (Fig. 15): z_AGG of the STL-10 model", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -138,6 +138,7 @@ def transfer(c):
     (lambda c: transfer(c).update(saliency_source="hub"), r"transfer.imagenet_transfer.saliency_source: 'hub'"),
     (lambda c: transfer(c).update(missing_saliency="ignore"), r"transfer.imagenet_transfer.missing_saliency: 'ignore'"),
     (lambda c: transfer(c)["data"].update(ior="hexagon"), r"transfer.imagenet_transfer.data.ior: 'hexagon'"),
+    (lambda c: transfer(c)["data"].update(views="augmentations"), r"transfer.imagenet_transfer.data.views: the transfer"),
     (lambda c: transfer(c)["probe"].update(epochs=0), r"transfer.imagenet_transfer.probe.epochs: must be positive"),
     (lambda c: transfer(c)["resources"].update(gpus=-1), r"transfer.imagenet_transfer.resources.gpus"),
     (lambda c: transfer(c).update(image_size=0), r"transfer.imagenet_transfer.image_size: must be positive"),

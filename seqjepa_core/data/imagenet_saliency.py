@@ -106,7 +106,8 @@ def build_index(image_root: str | os.PathLike, saliency_root: str | os.PathLike,
     ``wnids``: the class list (the training split's, so that class ids agree across splits; a class folder
     outside it is an error). ``per_class``: keep the first N images of each class (sorted names).
     ``missing``: ``error`` (a missing map names the image and the expected map) or ``skip`` (the official
-    loader drops such images). Returns ``images``, ``saliency`` (absolute paths), ``labels``, ``wnids`` and
+    loader drops such images). Returns ``images``, ``saliency`` (paths relative to ``image_root`` and
+    ``saliency_root``, which it holds too; ``pair_paths`` joins them), ``labels``, ``wnids`` and
     ``image_size`` (the side images and maps are resized to when read).
     """
     if split not in SPLITS:
@@ -130,8 +131,8 @@ def build_index(image_root: str | os.PathLike, saliency_root: str | os.PathLike,
                 if missing == "skip":
                     continue
                 raise DatasetFileError(f"{sal}: saliency map missing for {img}")
-            images.append(str(img.resolve()))
-            maps.append(str(sal.resolve()))
+            images.append(img)
+            maps.append(sal)
             labels.append(label)
             kept += 1
             if per_class is not None and kept == per_class:
@@ -140,8 +141,14 @@ def build_index(image_root: str | os.PathLike, saliency_root: str | os.PathLike,
         raise DatasetFileError(f"{Path(image_root) / split}: no image with a saliency map under "
                                f"{Path(saliency_root) / split}")
     with ThreadPoolExecutor(max(1, workers)) as pool:  # headers only: I/O bound
-        list(pool.map(lambda pair: check_pair(Path(pair[0]), Path(pair[1]), saliency_size), zip(images, maps)))
-    return {"images": np.array(images), "saliency": np.array(maps), "labels": np.array(labels, dtype=np.int64),
+        list(pool.map(lambda pair: check_pair(*pair, saliency_size), zip(images, maps)))
+    # paths relative to the roots (1.28M absolute paths would weigh ~1 GB as numpy strings in every worker);
+    # not resolved: a map may be a symlink into a Hub cache outside the root
+    image_root, saliency_root = Path(image_root).absolute(), Path(saliency_root).absolute()
+    return {"images": np.array([str(p.absolute().relative_to(image_root)) for p in images]),
+            "saliency": np.array([str(p.absolute().relative_to(saliency_root)) for p in maps]),
+            "image_root": np.array(str(image_root)), "saliency_root": np.array(str(saliency_root)),
+            "labels": np.array(labels, dtype=np.int64),
             "wnids": np.array(wnids), "split": np.array(split), "image_size": np.array(image_size)}
 
 
@@ -186,21 +193,26 @@ def read_pair(image: str, saliency: str, size: int) -> tuple[torch.Tensor, torch
     return resize_image(img, size), resize_saliency(sal, size, saliency)
 
 
+def pair_paths(index: dict, i: int) -> tuple[str, str]:
+    """The absolute image and saliency-map paths of item ``i`` of an index."""
+    return (os.path.join(str(index["image_root"]), str(index["images"][i])),
+            os.path.join(str(index["saliency_root"]), str(index["saliency"][i])))
+
+
 class SaliencyImageFolder(torch.utils.data.Dataset):
     """One indexed split: (uint8 image [3, S, S], float32 saliency [S, S], label) per item."""
 
     def __init__(self, index_path: str | os.PathLike):
-        index = load_index(index_path)
-        self.images, self.saliency, self.labels = index["images"], index["saliency"], index["labels"]
-        self.wnids, self.image_size = index["wnids"], int(index["image_size"])
-        if not (len(self.images) == len(self.saliency) == len(self.labels)):
+        self.index = load_index(index_path)
+        self.labels, self.wnids, self.image_size = self.index["labels"], self.index["wnids"], int(self.index["image_size"])
+        if not (len(self.index["images"]) == len(self.index["saliency"]) == len(self.labels)):
             raise DatasetFileError(f"{index_path}: index arrays differ in length; rebuild it")
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        img, sal = read_pair(str(self.images[i]), str(self.saliency[i]), self.image_size)
+        img, sal = read_pair(*pair_paths(self.index, i), self.image_size)
         return img, sal, int(self.labels[i])
 
 

@@ -24,10 +24,11 @@ def test_index_matches_torchvision_image_folder(tiny):
 
     index = ins.build_index(tiny["img"], tiny["sal"], "train", workers=1)
     folder = ImageFolder(str(tiny["img"] / "train"))
-    assert [str(Path(p).resolve()) for p, _ in folder.samples] == index["images"].tolist()
+    pairs = [ins.pair_paths(index, i) for i in range(len(index["labels"]))]
+    assert [str(Path(p).resolve()) for p, _ in folder.samples] == [img for img, _ in pairs]
     assert [t for _, t in folder.samples] == index["labels"].tolist()
     assert list(index["wnids"]) == folder.classes == tiny["wnids"]
-    for img, sal in zip(index["images"], index["saliency"]):
+    for img, sal in pairs:
         assert Path(sal) == (tiny["sal"] / "train" / Path(img).parent.name / f"{Path(img).stem}_sal.npy").resolve()
     assert int(index["image_size"]) == ins.IMAGE_SIZE
 
@@ -96,7 +97,7 @@ def test_read_pair_resizes_like_torchvision_and_keeps_the_map_a_distribution(tin
     from torchvision.transforms.v2 import functional as TF
 
     index = ins.build_index(tiny["img"], tiny["sal"], "train", workers=1)
-    path, sal_path = str(index["images"][1]), str(index["saliency"][1])
+    path, sal_path = ins.pair_paths(index, 1)
     image, sal = ins.read_pair(path, sal_path, 96)
     pil = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)
     ref = TF.resize(pil, [96, 96], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
