@@ -74,7 +74,7 @@ class SyntheticConfig:
     unlabeled_images: int = 0            # STL-10: size of the pretraining split
     rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
                                                          # (-pi/2, pi/2); < 1 narrows the demo's rotations
-    discs_per_colour: int = 1            # STL-10: discs of each of the class's two colours (the demo: 2)
+    discs_per_colour: int = 1            # STL-10 demo data: discs of each class colour (2: README trials)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ saliency mass sits on the discs. The discs are large (radius 12 of 96 px) so tha
 mostly shows its colour: with radius 7 a random encoder's aggregate beat the trained one's (70 vs 55 %
 top-1 at M_val 4 in the demo), with radius 12 the trained one wins (78 vs 71 %).
 
-``discs_per_colour`` (the demo uses 2; 1 is the original single pair) scatters more discs of the same two
-colours over the image, so the fixations, which follow the saliency on the discs, spread over the whole
-image: where the next glimpse lands, and so how bright it is, is then barely predictable from where the
-earlier ones were unless the saccade is known. That is what lets the no-action ablation drop the light
-(position) from its features while the action-conditioned model keeps it (README, STL-10 demo).
+``discs_per_colour`` (default 1, the single pair the demo uses) scatters more discs of the same two colours
+over the image, so the fixations, which follow the saliency on the discs, spread over the whole image:
+where the next glimpse lands, and so how bright it is, is then barely predictable from where the earlier
+ones were unless the saccade is known, which is what should let a no-action model drop the light
+(position) that an action-conditioned one keeps. With 2 some single runs showed that; it was not stable
+at demo scale (README, STL-10 demo trials), so the demo does not set it.
 """
 
 from __future__ import annotations
