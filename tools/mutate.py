@@ -39,6 +39,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "train": (["seqjepa_core/train.py"], ["tests/test_train.py"]),
     "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py", "seqjepa_core/probe_samplers/*"],
                ["tests/test_probes.py", "tests/test_evaluate.py", "tests/probe_samplers"]),
+    "saccades": (["seqjepa_core/data/stl10.py", "seqjepa_core/data/fixations.py",
+                  "seqjepa_core/data/saccade_options.py"],
+                 ["tests/data/test_stl10.py", "tests/data/test_fixations.py"]),
+    "images": (["seqjepa_core/data/augment.py", "seqjepa_core/data/cifar100.py",
+                "seqjepa_core/data/tinyimagenet.py", "seqjepa_core/data/image_arrays.py"],
+               ["tests/data/test_augment.py", "tests/data/test_cifar100.py", "tests/data/test_tinyimagenet.py",
+                "tests/data/test_image_arrays.py"]),
+    "analyses": (["seqjepa_core/released.py", "seqjepa_core/retrieval.py", "seqjepa_core/analyses.py",
+                  "seqjepa_core/path_integration.py"],
+                 ["tests/test_released.py", "tests/test_retrieval.py", "tests/test_analyses.py"]),
 }
 KILLED = {"killed", "caught by type check"}
 
