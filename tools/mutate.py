@@ -41,7 +41,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                ["tests/test_probes.py", "tests/test_evaluate.py", "tests/probe_samplers"]),
     "saccades": (["seqjepa_core/data/stl10.py", "seqjepa_core/data/fixations.py",
                   "seqjepa_core/data/saccade_options.py"],
-                 ["tests/data/test_stl10.py", "tests/data/test_fixations.py"]),
+                 ["tests/data/test_stl10.py", "tests/data/test_fixations.py", "tests/data/test_saccade_options.py"]),
     "images": (["seqjepa_core/data/augment.py", "seqjepa_core/data/cifar100.py",
                 "seqjepa_core/data/tinyimagenet.py", "seqjepa_core/data/image_arrays.py"],
                ["tests/data/test_augment.py", "tests/data/test_cifar100.py", "tests/data/test_tinyimagenet.py",
