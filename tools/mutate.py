@@ -48,7 +48,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                 "tests/data/test_image_arrays.py"]),
     "analyses": (["seqjepa_core/released.py", "seqjepa_core/retrieval.py", "seqjepa_core/analyses.py",
                   "seqjepa_core/path_integration.py"],
-                 ["tests/test_released.py", "tests/test_retrieval.py", "tests/test_analyses.py"]),
+                 ["tests/test_released.py", "tests/test_retrieval.py", "tests/test_analyses.py",
+                  "tests/test_path_integration.py"]),
+}
+# Tests that run a group's code only in a subprocess (a whole snakemake DAG): mutmut records which tests
+# execute a function in its own process only, so it would never pick them for a mutant, and its stats
+# pass fails in the subprocess (mutmut's hook there finds no configuration). Left out of that group.
+DESELECT: dict[str, list[str]] = {
+    "analyses": ["tests/test_released.py::test_download_import_probe_table_through_the_dag"],
 }
 KILLED = {"killed", "caught by type check"}
 
@@ -69,12 +76,16 @@ def prepare(group: str) -> Path:
             (work / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, work / f)
     pyproject = (work / "pyproject.toml").read_text()
+    also_copy = ["config.yaml", "config", "workflow_scripts", "rules", "Snakefile", "slurm", "envs", "report"]
+    pytest_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]
+    pytest_args += [arg for test in DESELECT.get(group, []) for arg in ("--deselect", test)]
     section = (f'[tool.mutmut]\nsource_paths = ["seqjepa_core"]\nonly_mutate = {toml_list(modules)}\n'
-               f'also_copy = ["config.yaml", "config", "workflow_scripts", "rules", "Snakefile", "slurm"]\n'
-               f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]\n'
+               f'also_copy = {toml_list(also_copy)}\n'
+               f'pytest_add_cli_args = {toml_list(pytest_args)}\n'
                f'pytest_add_cli_args_test_selection = {toml_list(tests)}\n'
                f'process_isolation = "forkserver"\n')
-    pyproject = re.sub(r"\[tool\.mutmut\][^\[]*", section, pyproject, flags=re.S)
+    # the section runs to the next table header (a line starting with "["), not to the first "[" in it
+    pyproject = re.sub(r"^\[tool\.mutmut\]\n(?:(?!\[)[^\n]*\n?)*", section, pyproject, flags=re.M)
     (work / "pyproject.toml").write_text(pyproject)
     return work
 

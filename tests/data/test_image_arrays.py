@@ -53,13 +53,15 @@ def test_batch_carries_normalised_views_raw_parameters_and_official_actions(inde
 
 def test_views_are_the_epochs_augmentations_normalised_with_the_datasets_constants(index):
     """A batch's views are ``augment_views`` of its images with the generator of (run seed, epoch, first
-    index), normalised as torchvision's ``Normalize`` does: fresh augmentations every epoch."""
+    index), normalised as torchvision's ``Normalize`` does: fresh augmentations every epoch, epoch 0's until
+    the first ``set_epoch``."""
     s = stream(index)
     idx = [5, 2, 9]
     images = s.dataset.images[idx]
     raw = {"images": images, "labels": s.dataset.labels[idx], "index": torch.tensor(idx)}
     for epoch in (0, 1):
-        s.dataset.set_epoch(epoch)
+        if epoch:
+            s.dataset.set_epoch(epoch)
         got = s.to_batch(raw)
         views, params = augment.augment_views(images, 4, batch_generator(3, epoch, 5, torch.device("cpu")))
         torch.testing.assert_close(got.views, normalize(views, list(cifar100.MEAN), list(cifar100.STD)))
