@@ -40,8 +40,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py", "seqjepa_core/probe_samplers/*"],
                ["tests/test_probes.py", "tests/test_evaluate.py", "tests/probe_samplers"]),
     "saccades": (["seqjepa_core/data/stl10.py", "seqjepa_core/data/fixations.py",
-                  "seqjepa_core/data/saccade_options.py"],
-                 ["tests/data/test_stl10.py", "tests/data/test_fixations.py", "tests/data/test_saccade_options.py"]),
+                  "seqjepa_core/data/saccade_options.py", "seqjepa_core/data/full_image_views.py"],
+                 ["tests/data/test_stl10.py", "tests/data/test_fixations.py", "tests/data/test_saccade_options.py",
+                  "tests/data/test_full_image_views.py"]),
     "images": (["seqjepa_core/data/augment.py", "seqjepa_core/data/cifar100.py",
                 "seqjepa_core/data/tinyimagenet.py", "seqjepa_core/data/image_arrays.py"],
                ["tests/data/test_augment.py", "tests/data/test_cifar100.py", "tests/data/test_tinyimagenet.py",
@@ -83,7 +84,10 @@ def prepare(group: str) -> Path:
                f'also_copy = {toml_list(also_copy)}\n'
                f'pytest_add_cli_args = {toml_list(pytest_args)}\n'
                f'pytest_add_cli_args_test_selection = {toml_list(tests)}\n'
-               f'process_isolation = "forkserver"\n')
+               f'process_isolation = "forkserver"\n'
+               # mutmut also stops a mutant's tests after (estimated time + 1 s) * multiplier of WALL time; at
+               # nice 19 on a shared 2-core machine its default (15) stopped tests that fail in 4 CPU seconds
+               f'timeout_multiplier = 60.0\n')
     # the section runs to the next table header (a line starting with "["), not to the first "[" in it
     pyproject = re.sub(r"^\[tool\.mutmut\]\n(?:(?!\[)[^\n]*\n?)*", section, pyproject, flags=re.M)
     (work / "pyproject.toml").write_text(pyproject)
