@@ -19,6 +19,7 @@ include: "rules/aggregate.smk"
 include: "rules/released.smk"
 include: "rules/threedie_extras.smk"
 include: "rules/report.smk"
+include: "rules/imagenet_transfer.smk"  # Fig. 15, outside `all`: snakemake imagenet_transfer
 
 
 # Downloads, demo data and aggregation are `localrule: True`: they run where Snakemake runs.

@@ -20,6 +20,7 @@ from seqjepa_core.data.threedie import load_index
 from seqjepa_core.evaluate import PROBE_SEED_OFFSET, load_frozen, run_record
 from seqjepa_core.geometry import compose_quaternions
 from seqjepa_core.io import atomic_write_json
+from seqjepa_core.path_integration import CONDITIONS, path_features, path_key, path_metric, supports_path_integration
 from seqjepa_core.probe_samplers import Features, ProbeContext
 from seqjepa_core.probe_samplers.threedie import BankSampler, test_features
 from seqjepa_core.probes import ProbeSpec, fit_heads, get_probe_specs, load_heads, score_heads
@@ -102,30 +103,6 @@ def evaluate_ood(checkpoint: str | os.PathLike, heads: str | os.PathLike, probe_
 
 # ------------------------------------------------------------------------- path integration (Fig. 6b)
 
-PATH_CONDITIONS = ("full", "no_action", "no_vision")
-
-
-def path_key(condition: str, m: int) -> str:
-    return f"path_{condition}@{m}"
-
-
-def path_integration_features(method, z: torch.Tensor, actions: torch.Tensor, m_vals: Sequence[int]) -> Features:
-    """Inputs of the path-integration head: the predictor's input z_AGG ⊕ emb(a_M) for M observed views
-    (``z`` [S, V, D], ``actions`` [S, V-1, A], V > M), under each condition of Fig. 6:
-
-    - ``full``: as trained;
-    - ``no_action``: every action embedding zeroed (the M-1 tokens' and a_M's), vision intact;
-    - ``no_vision``: every encoder output z_1..z_M zeroed before the aggregator, actions intact.
-    """
-    out: Features = {}
-    for m in m_vals:
-        zm, am = z[:, :m], actions[:, :m]
-        out[path_key("full", m)] = method.predictor_input(zm, am)
-        out[path_key("no_action", m)] = method.predictor_input(zm, am, zero_actions=True)
-        out[path_key("no_vision", m)] = method.predictor_input(torch.zeros_like(zm), am)
-    return out
-
-
 class PathIntegrationSampler(BankSampler):
     """3DIEBench's feature-bank sampler, its draws extended with the path-integration inputs."""
 
@@ -137,7 +114,7 @@ class PathIntegrationSampler(BankSampler):
         feats = super()._gather(split, bank, rows, views)
         z = bank[rows.to(bank.device)[:, None], views.to(bank.device)].float().to(self.ctx.device)
         with torch.no_grad():
-            feats.update(path_integration_features(self.ctx.method, z, feats["actions"], self.path_m))
+            feats.update(path_features(self.ctx.method, z, feats["actions"], self.path_m))
         return feats
 
 
@@ -147,8 +124,8 @@ def _composed(m: int, feats: Features) -> torch.Tensor:
 
 def path_integration_specs(m_vals: Sequence[int]) -> list[ProbeSpec]:
     """One MLP head per (condition, M): the paper uses an MLP for angular path integration."""
-    return [ProbeSpec(f"path_r2_{c}", path_key(c, m), functools.partial(_composed, m), head="mlp")
-            for c in PATH_CONDITIONS for m in m_vals]
+    return [ProbeSpec(path_metric(c), path_key(c, m), functools.partial(_composed, m), head="mlp")
+            for c in CONDITIONS for m in m_vals]
 
 
 def evaluate_path_integration(checkpoint: str | os.PathLike, train_index: str, val_index: str, root: str,
@@ -159,7 +136,7 @@ def evaluate_path_integration(checkpoint: str | os.PathLike, train_index: str, v
     each M_val and condition. Records: ``path_r2_<condition>`` with ``m_val`` = M. ``epochs`` replaces the
     run's ``probe.epochs`` for these heads."""
     method, run, dev = load_frozen(checkpoint, device)
-    if not hasattr(method, "predictor_input"):
+    if not supports_path_integration(method):
         raise ValueError(f"{checkpoint}: path integration needs seq-JEPA's aggregator and predictor, not {run.method!r}")
     # draws of max(M)+1 views: M observed and the one a_M leads to
     run = dataclasses.replace(run, probe=dataclasses.replace(run.probe, m_val=(max(m_vals) + 1,),

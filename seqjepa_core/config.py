@@ -187,6 +187,43 @@ ANALYSIS_KINDS = ("ood", "retrieval", "path_integration", "seq_length", "nn_grid
 
 
 @dataclass(frozen=True)
+class TransferConfig:
+    """Fig. 15: a frozen pretrained run probed on another dataset's saccades (ImageNet-1k), outside ``all``.
+
+    Outputs ``tables/<name>.csv`` and ``figures/<name>.png``; one probe job per patch size.
+    """
+
+    experiment: str                      # the pretrained runs (the STL-10 experiment)
+    image_root: str                      # ILSVRC2012, provided by the user: train/<wnid>/*.JPEG, val/<wnid>/*.JPEG
+    saliency_root: str                   # <split>/<saliency_name>, from saliency_repo (or a local copy)
+    method: str = "seqjepa"
+    variant: str = "mtr4"
+    seed: int = 0                        # the paper uses one model per setting outside Tables 1-3
+    dataset: str = "imagenet"            # the registry's entry (seqjepa_core.data.registry)
+    saliency_source: str = "download"    # download (saliency_repo at saliency_revision) | local
+    saliency_repo: str = "Hafez/ImageNet1k-Saliency-Maps"
+    saliency_revision: str = "main"      # a 40-hex commit pins it; the marker records the commit fetched
+    saliency_patterns: tuple[str, ...] = ("train/*", "val/*")   # repo files to fetch
+    saliency_name: str = "<wnid>/<stem>_sal.npy"   # a map's path under <saliency_root>/<split>/ (ASSUMPTION)
+    saliency_size: int | None = None     # None: maps at the image's native size; N: stored as N x N
+    missing_saliency: str = "error"      # error | skip (the official loader skips images without a map)
+    image_size: int = 224                # images and maps resized to this (paper: 224 x 224)
+    patch_sizes: tuple[int, ...] = (32, 84)
+    m_val: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    data: dict = field(default_factory=dict)   # saccade-sampler options; ior_radius defaults to patch / 2
+    probe: ProbeConfig = field(default_factory=ProbeConfig)   # the linear probe (its m_val: the m_val above)
+    train_per_class: int | None = None   # None: every training image; N: the first N per class (cheaper)
+    num_workers: int = 8                 # image decoding processes of the probe job
+    resources: ResourceConfig = field(default_factory=ResourceConfig)   # each probe job's (one per patch size)
+    paper_table: str = "fig15"           # paper_numbers.csv's table to compare with
+
+    def data_options(self, patch_size: int) -> dict:
+        """The sampler's options at one patch size: inhibition of return scales with the fovea (r = patch / 2,
+        the paper's 16 for 32-pixel patches; the official transfer loader does the same)."""
+        return {"ior_radius": patch_size // 2, **self.data, "patch_size": patch_size}
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one pretraining/probing job needs; serialised to JSON for the job and the checkpoint."""
 
@@ -233,6 +270,7 @@ class PipelineConfig:
     figures: dict
     resources: dict
     analyses: dict = field(default_factory=dict)
+    transfer: dict = field(default_factory=dict)   # name -> TransferConfig (Fig. 15, outside `all`)
 
     def run_keys(self, experiment: str | None = None) -> list[tuple[str, str, str, int]]:
         """Every (experiment, method, variant, seed) the config defines."""
@@ -460,7 +498,8 @@ def load_config(raw: dict) -> PipelineConfig:
 
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a mapping at the top level")
-    top = {"results_dir", "device", "datasets", "experiments", "tables", "figures", "resources", "analyses"}
+    top = {"results_dir", "device", "datasets", "experiments", "tables", "figures", "resources", "analyses",
+           "transfer"}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"config: unknown key(s) {unknown}; valid: {sorted(top)}")
@@ -582,8 +621,11 @@ def load_config(raw: dict) -> PipelineConfig:
     analyses = {name: _validate_analysis(_build(AnalysisConfig, a, f"analyses.{name}"), f"analyses.{name}",
                                          datasets, experiments, removed, tables)
                 for name, a in _present(_check_type(raw.get("analyses") or {}, dict, "analyses")).items()}
+    transfer = {name: _validate_transfer(_build(TransferConfig, t, f"transfer.{name}"), f"transfer.{name}",
+                                         experiments, tables, analyses)
+                for name, t in _present(_check_type(raw.get("transfer") or {}, dict, "transfer")).items()}
     return PipelineConfig(_check_type(raw["results_dir"], str, "results_dir"), device, datasets,
-                          experiments, tables, figures, resources, analyses)
+                          experiments, tables, figures, resources, analyses, transfer)
 
 
 def _validate_analysis(a: AnalysisConfig, where: str, datasets: dict, experiments: dict, removed: set,
@@ -613,8 +655,52 @@ def _validate_analysis(a: AnalysisConfig, where: str, datasets: dict, experiment
     if a.kind in ("path_integration", "seq_length") and not a.m_val:
         raise ConfigError(f"{where}.m_val: the {a.kind} analysis needs its M_val axis")
     if a.kind == "ood":
-        _choice(a.dataset or "", [n for n, d in DATASETS.items() if d.evaluation_only], f"{where}.dataset")
+        # scored by heads fitted on the experiment's own data: a dataset without a probe-fitting split
+        _choice(a.dataset or "", [n for n, d in DATASETS.items() if d.evaluation_only and not d.train_split],
+                f"{where}.dataset")
         if a.dataset not in datasets:
             raise ConfigError(f"{where}.dataset: {a.dataset!r} has no entry under datasets "
                               f"(configured: {sorted(datasets)})")
     return a
+
+
+def _validate_transfer(t: TransferConfig, where: str, experiments: dict, tables: dict,
+                       analyses: dict) -> TransferConfig:
+    from seqjepa_core.methods import get_method_class
+
+    name = where.split(".", 1)[1]
+    if name in tables or name in analyses:
+        raise ConfigError(f"{where}: {name!r} is also a table or analysis; both would write tables/{name}.csv")
+    # probes are fitted on the transfer dataset itself: an evaluation-only dataset with a probe-fitting split
+    _choice(t.dataset, [n for n, d in DATASETS.items() if d.evaluation_only and d.train_split], f"{where}.dataset")
+    _choice(t.experiment, experiments, f"{where}.experiment")
+    exp = experiments[t.experiment]
+    if DATASETS[exp.dataset].parse_options is not DATASETS[t.dataset].parse_options:
+        raise ConfigError(f"{where}.experiment: {t.experiment!r} is trained on {exp.dataset!r}, whose actions are "
+                          f"not {t.dataset!r}'s saccades")
+    _choice(t.method, exp.runs, f"{where}.method")
+    _choice(t.variant, exp.runs[t.method], f"{where}.variant")
+    if not get_method_class(t.method).aggregates_sequences:
+        raise ConfigError(f"{where}.method: {t.method!r} has no z_AGG to probe")
+    var = exp.runs[t.method][t.variant]
+    seeds = var.seeds if var.seeds is not None else exp.seeds
+    _choice(t.seed, seeds, f"{where}.seed")
+    _choice(t.saliency_source, {"download", "local"}, f"{where}.saliency_source")
+    _choice(t.missing_saliency, {"error", "skip"}, f"{where}.missing_saliency")
+    if not t.image_root or not t.saliency_root:
+        raise ConfigError(f"{where}: image_root and saliency_root are required")
+    if "<stem>" not in t.saliency_name or re.search(r"[{}]|<(?!(wnid|stem)>)", t.saliency_name):
+        raise ConfigError(f"{where}.saliency_name: a path template with <stem> (and optionally <wnid>), no other "
+                          f"<...> and no braces, got {t.saliency_name!r}")
+    if not t.patch_sizes or not t.m_val:
+        raise ConfigError(f"{where}: patch_sizes and m_val need at least one entry each")
+    _check_numbers(t, where, allow_zero=frozenset({"seed", "num_workers"}))
+    _check_numbers(t.probe, f"{where}.probe")
+    _validate_resources(t.resources, f"{where}.resources")
+    for p in t.patch_sizes:
+        if p > t.image_size:
+            raise ConfigError(f"{where}.patch_sizes: {p} exceeds image_size {t.image_size}")
+        if data_options(t.dataset, t.data_options(p), where)["views"] != "patches":
+            raise ConfigError(f"{where}.data.views: the transfer probes saccade patches, got {t.data['views']!r}")
+    return dataclasses.replace(t, probe=dataclasses.replace(t.probe, m_val=t.m_val))
+

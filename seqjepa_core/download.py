@@ -610,3 +610,32 @@ def fetch_salmap_stl10(dest: str | os.PathLike, revision: str = "main", endpoint
                         "commit": sorted(set(files.values())),
                         "sha256": {str(f.relative_to(dest)): file_digests(f)["sha256"] for f in files}})
     return dest
+
+
+IMAGENET_SALIENCY_REPO = "Hafez/ImageNet1k-Saliency-Maps"
+
+
+def fetch_salmap_imagenet(dest: str | os.PathLike, revision: str = "main",
+                          patterns: Sequence[str] = ("train/*", "val/*"), endpoint: str | None = None,
+                          repo_id: str = IMAGENET_SALIENCY_REPO) -> Path:
+    """The DeepGaze IIE maps of ImageNet-1k (one .npy per image) under ``dest``, keeping the repo's paths.
+
+    The revision is resolved to a commit first and the files are fetched at that commit, so ``.complete``
+    (revision asked for, commit, patterns, number of maps) names exactly what came down."""
+    dest = Path(dest)
+    if is_complete(dest):
+        return dest
+    commit = hf_resolve_commit(repo_id, "dataset", revision, endpoint)
+    files = hf_download(repo_id, dest, allow_patterns=list(patterns), repo_type="dataset",
+                        revision=commit or revision, endpoint=endpoint)
+    maps = [f for f in files if f.suffix == ".npy"]
+    if not maps:
+        raise DownloadError(f"dataset {repo_id}@{revision}: no .npy saliency maps match {list(patterns)} "
+                            f"(got {len(files)} other files) -> {dest}")
+    for f in maps:
+        with open(f, "rb") as fh:
+            if fh.read(6) != b"\x93NUMPY":  # e.g. an HTML error page of a proxy
+                raise DownloadError(f"{f}: not a .npy file (from {repo_id}@{revision})")
+    write_marker(dest, {"repo": f"datasets/{repo_id}", "revision": revision, "commit": commit,
+                        "patterns": list(patterns), "maps": len(maps)})
+    return dest

@@ -18,10 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from seqjepa_core.io import atomic_path  # noqa: E402
+from seqjepa_core.path_integration import CONDITIONS  # noqa: E402
 
-# Fig. 6's colours: red = vision + actions, blue = actions zeroed, green = vision ablated
-PATH_CONDITIONS = {"full": ("Vision + act. cond.", "#d62728"), "no_action": ("Vision, no act. cond.", "#1f77b4"),
-                   "no_vision": ("No vision + act. cond.", "#2ca02c")}
 
 
 def _save(fig, out_png: str | os.PathLike) -> None:
@@ -99,12 +97,12 @@ def seq_length_curves(long: pd.DataFrame, out_png: str | os.PathLike, m_val_for_
 
 def path_integration_figure(df: pd.DataFrame, out_png: str | os.PathLike,
                             title: str = "3DIEBench: angular path integration") -> dict[str, pd.DataFrame]:
-    """Fig. 6: R² of the path-integration head vs M_val, one curve per condition (``PATH_CONDITIONS``), mean ±
+    """Fig. 6: R² of the path-integration head vs M_val, one curve per condition (``path_integration.CONDITIONS``), mean ±
     std over seeds as error bars; the paper's values (column ``r2_paper``) as hollow markers. ``df`` has columns
     ``condition, m_val, r2_mean, r2_std`` (+ ``r2_paper``). Returns the rows drawn per condition."""
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     drawn = {}
-    for cond, (label, color) in PATH_CONDITIONS.items():
+    for cond, (label, color) in CONDITIONS.items():
         rows = df[df["condition"] == cond].sort_values("m_val")
         if rows.empty:
             continue

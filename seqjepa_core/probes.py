@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from seqjepa_core.config import ProbeConfig  # noqa: F401 (re-exported: the probe protocol)
 from seqjepa_core.geometry import euler_xyz_to_quaternion
+from seqjepa_core.path_integration import CONDITIONS, feature_name, path_metric
 from seqjepa_core.probe_samplers import Features, ProbeSampler, draw_generator
 
 log = logging.getLogger(__name__)
@@ -111,16 +112,17 @@ PROBE_SPECS: dict[str, tuple[ProbeSpec, ...]] = {
     "cifar100": AUGMENTATION_PROBES,
     "tinyimagenet": AUGMENTATION_PROBES,
     # Table 3 / 12, Figs. 6a and 9. Position R²: linear, 50 epochs (§5.5). Path integration (Fig. 6a): a
-    # linear head on z_AGG ⊕ a_M (features from seqjepa_core.path_integration) predicting x_1 -> x_{M+1};
-    # the paper gives no epoch count for it, the linear regressors' 50 is used.
+    # linear head on z_AGG ⊕ emb(a_M) under each condition (seqjepa_core.path_integration) predicting
+    # x_1 -> x_{M+1}; the paper gives no epoch count for it, the linear regressors' 50 is used.
     "stl10": (
         ProbeSpec("top1", "z_agg", _labels),
         ProbeSpec("top1", "encoder", _labels),
         ProbeSpec("position_r2", "pair", _relative_position, epochs="linear_epochs"),
-        ProbeSpec("path_r2", "path", _displacement, epochs="linear_epochs", target_needs_m=True),
-        ProbeSpec("path_noact_r2", "path_noact", _displacement, epochs="linear_epochs", target_needs_m=True),
-        ProbeSpec("path_novis_r2", "path_novis", _displacement, epochs="linear_epochs", target_needs_m=True),
+        *(ProbeSpec(path_metric(c), feature_name(c), _displacement, epochs="linear_epochs",
+                    target_needs_m=True) for c in CONDITIONS),
     ),
+    # Fig. 15: the STL-10 model's z_AGG on ImageNet saccades, linear top-1 (config `transfer:`)
+    "imagenet": (ProbeSpec("top1", "z_agg", _labels),),
 }
 
 

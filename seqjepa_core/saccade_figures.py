@@ -14,11 +14,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from seqjepa_core.io import atomic_path  # noqa: E402
+from seqjepa_core.path_integration import CONDITIONS, path_metric  # noqa: E402
 from seqjepa_core.tables import load_paper_numbers  # noqa: E402
 
-PATH_CURVES = (("path_r2", "vision + action cond.", "#d62728"),
-               ("path_noact_r2", "vision, action embeddings zeroed", "#1f77b4"),
-               ("path_novis_r2", "no vision (encodings zeroed) + action cond.", "#2ca02c"))
+PATH_CURVES = tuple((path_metric(c), label, color) for c, (label, color) in CONDITIONS.items())
 
 
 def _load(paths) -> list[dict]:

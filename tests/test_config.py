@@ -118,6 +118,39 @@ def test_bad_analysis_names_the_key(paper, mutate, message):
         load_config(paper)
 
 
+def transfer(c):
+    return c["transfer"]["imagenet_transfer"]
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: transfer(c).update(variant="mtr9"), r"transfer.imagenet_transfer.variant: 'mtr9' is not one of"),
+    (lambda c: transfer(c).update(method="simclr", variant="default"),
+     r"transfer.imagenet_transfer.method: 'simclr' has no z_AGG to probe"),
+    (lambda c: transfer(c).update(experiment="3diebench", variant="mtr3"),
+     r"transfer.imagenet_transfer.experiment: '3diebench' is trained on '3diebench', whose actions are not"),
+    (lambda c: transfer(c).update(seed=1, variant="mtr1"), r"transfer.imagenet_transfer.seed: 1 is not one of \[0\]"),
+    (lambda c: transfer(c).update(dataset="3diebench_ood"), r"transfer.imagenet_transfer.dataset: .* not one of \['imagenet'\]"),
+    (lambda c: transfer(c).update(patch_sizes=[32, 256]), r"transfer.imagenet_transfer.patch_sizes: 256 exceeds image_size"),
+    (lambda c: transfer(c).update(patch_sizes=[]), r"transfer.imagenet_transfer: patch_sizes and m_val need"),
+    (lambda c: transfer(c).update(saliency_name="<class>/<stem>.npy"), r"transfer.imagenet_transfer.saliency_name: a path template"),
+    (lambda c: transfer(c).update(saliency_name="{wnid}/{stem}_sal.npy"),  # braces: Snakemake expands them in params
+     r"transfer.imagenet_transfer.saliency_name: a path template"),
+    (lambda c: transfer(c).update(saliency_source="hub"), r"transfer.imagenet_transfer.saliency_source: 'hub'"),
+    (lambda c: transfer(c).update(missing_saliency="ignore"), r"transfer.imagenet_transfer.missing_saliency: 'ignore'"),
+    (lambda c: transfer(c)["data"].update(ior="hexagon"), r"transfer.imagenet_transfer.data.ior: 'hexagon'"),
+    (lambda c: transfer(c)["data"].update(views="augmentations"), r"transfer.imagenet_transfer.data.views: the transfer"),
+    (lambda c: transfer(c)["probe"].update(epochs=0), r"transfer.imagenet_transfer.probe.epochs: must be positive"),
+    (lambda c: transfer(c)["resources"].update(gpus=-1), r"transfer.imagenet_transfer.resources.gpus"),
+    (lambda c: transfer(c).update(image_size=0), r"transfer.imagenet_transfer.image_size: must be positive"),
+    (lambda c: transfer(c).update(root="x"), r"transfer.imagenet_transfer: unknown key\(s\) \['root'\]"),
+    (lambda c: c["transfer"].update(stl10_pls=dict(transfer(c))), r"transfer.stl10_pls: 'stl10_pls' is also a table"),
+])
+def test_bad_transfer_names_the_key(paper, mutate, message):
+    mutate(paper)
+    with pytest.raises(ConfigError, match=message):
+        load_config(paper)
+
+
 def variant(c, method="seqjepa", name="mtr1"):
     return c["experiments"]["3diebench"]["runs"][method][name]
 
@@ -210,6 +243,16 @@ def test_bad_released_projector_and_resource_config_names_the_key(paper, mutate,
     mutate(paper)
     with pytest.raises(ConfigError, match=message):
         load_config(paper)
+
+
+def test_transfer_follows_the_paper_and_scales_inhibition_of_return(paper):
+    t = load_config(paper).transfer["imagenet_transfer"]
+    assert (t.experiment, t.method, t.variant, t.image_size, t.patch_sizes) == ("stl10", "seqjepa", "mtr4", 224, (32, 84))
+    assert t.probe.m_val == t.m_val == tuple(range(1, 9)) and t.probe.epochs == 300 and t.probe.batch_size == 256
+    assert t.data_options(32)["ior_radius"] == 16 and t.data_options(84)["ior_radius"] == 42
+    assert t.data_options(84)["patch_size"] == 84 and t.saliency_repo == "Hafez/ImageNet1k-Saliency-Maps"
+    demo = load_config(merged(paper, yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())))
+    assert demo.transfer == {}                                  # needs the user's ImageNet: not in the demo
 
 
 def test_zero_where_zero_means_something(paper):

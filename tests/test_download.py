@@ -14,9 +14,11 @@ import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -401,14 +403,6 @@ def test_download_3diebench_cli_end_to_end(server: tuple[str, ServerState], tmp_
     assert len(state.requests) == n  # complete + verified splits: nothing fetched again
 
 
-def test_fetch_applies_registry_checksum(server: tuple[str, ServerState], tmp_path: Path) -> None:
-    base, state = server
-    state.files["/m/cifar-100-python.tar.gz"] = _tar(tmp_path / "c.tar.gz", {"cifar-100-python/train": b"x"}).read_bytes()
-    with pytest.raises(DownloadError, match="md5 mismatch.*cifar-100-python.tar.gz"):
-        fetch("cifar100", tmp_path / "cifar100", mirror=f"{base}/m", progress=False)
-    assert not is_complete(tmp_path / "cifar100") and not list(tmp_path.rglob("cifar-100-python.tar.gz*"))
-
-
 def test_fetch_rejects_non_npy_split(server: tuple[str, ServerState], tmp_path: Path) -> None:
     base, state = server
     state.files.update({f"/s/{f.filename}": b"<html>rate limited</html>" for f in SOURCES["3diebench_splits"].files})
@@ -502,12 +496,8 @@ def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:
         hf_download("Hafez/seq-JEPA", tmp_path / "o2", filenames=["nope.pth"], repo_type="model",
                     endpoint=str(tmp_path / "mirror"))
 
-    from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location("download_hf", REPO / "workflow_scripts" / "download_hf.py")
-    cli = module_from_spec(spec)
-    spec.loader.exec_module(cli)  # type: ignore[union-attr]
     dest = tmp_path / "cli"
-    assert cli.main(["--repo-id", "Hafez/seq-JEPA", "--repo-type", "model", "--dest", str(dest),
+    assert _script("download_hf").main(["--repo-id", "Hafez/seq-JEPA", "--repo-type", "model", "--dest", str(dest),
                      "--pattern", "*.pth", "--endpoint", f"file://{tmp_path / 'mirror'}"]) == 0
     assert (dest / "stl10" / "pls_mtr4.pth").exists() and is_complete(dest)
 
@@ -553,7 +543,23 @@ def test_3diebench_ood_from_the_hub_at_the_pinned_revision_then_offline(
     assert is_complete(other) and f"@{COMMIT}" in json.loads((other / ".complete").read_text())["from"][0]
 
 
-# --------------------------------------------------------------------------- STL-10
+# --------------------------------------------------------------------------- the registry's archives
+
+
+def _script(name: str) -> ModuleType:
+    """A workflow script as a module: its main(argv) runs in-process, as the rule runs it but without start-up."""
+    spec = spec_from_file_location(name, REPO / "workflow_scripts" / f"{name}.py")
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _as_registered(monkeypatch: pytest.MonkeyPatch, source: str, archive: bytes) -> str:
+    """Give the registry entry the stand-in's md5 (the real one belongs to the real archive); its file name."""
+    src = SOURCES[source]
+    [f] = src.files
+    monkeypatch.setitem(SOURCES, source, replace(src, files=(replace(f, md5=hashlib.md5(archive).hexdigest()),)))
+    return f.filename
 
 
 def _stl_archive(tmp_path: Path) -> bytes:
@@ -563,16 +569,25 @@ def _stl_archive(tmp_path: Path) -> bytes:
     return _tar(tmp_path / "stl10_binary.tar.gz", members).read_bytes()
 
 
+# Split names, and sizes whose archive exceeds 1 MiB: a cut after the first 1 MiB chunk leaves a partial file.
+IMAGE_SOURCES = {"cifar100": (("train", "test"), dict(classes=10, train_per_class=50, test_per_class=5)),
+                 "tinyimagenet": (("train", "val"), dict(classes=4, train_per_class=100, test_per_class=5))}
+
+
+def _image_archive(tmp_path: Path, source: str) -> tuple[bytes, Path]:
+    """The source's archive generated in its published format, and the tree it extracts to (the reference)."""
+    from seqjepa_core.data.synthetic_images import generate
+    ref = generate(source, tmp_path / "gen", tmp_path / "made", seed=5, **IMAGE_SOURCES[source][1])
+    return (tmp_path / "made" / SOURCES[source].files[0].filename).read_bytes(), ref
+
+
 def test_stl10_archive_resumes_after_interruption_and_reads(server: tuple[str, ServerState], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataclasses import replace
-
     from seqjepa_core.data.stl10 import read_split
     base, state = server
     archive = _stl_archive(tmp_path)
     state.files["/stl/stl10_binary.tar.gz"], state.truncate_next_at = archive, 3 * len(archive) // 4  # > 1 MiB chunks arrive
-    src = SOURCES["stl10"]  # the real md5 belongs to the real archive: use the stand-in's
-    monkeypatch.setitem(SOURCES, "stl10", replace(src, files=(replace(src.files[0], md5=hashlib.md5(archive).hexdigest()),)))
+    _as_registered(monkeypatch, "stl10", archive)
     root = fetch("stl10", tmp_path / "stl10", mirror=f"{base}/stl", progress=False, backoff=0)
     ranges = [r for _, _, r in _gets(state)]
     assert ranges[0] is None and ranges[-1] is not None and int(ranges[-1][6:-1]) > 0  # resumed, not restarted
@@ -582,13 +597,54 @@ def test_stl10_archive_resumes_after_interruption_and_reads(server: tuple[str, S
     assert is_complete(root)
 
 
-def test_stl10_corrupted_archive_fails_its_checksum(server: tuple[str, ServerState], tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", sorted(IMAGE_SOURCES))
+def test_image_archive_cut_off_resumes_in_the_rerun_and_indexes(server: tuple[str, ServerState], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    """The rules' scripts end to end: a download cut off (retries spent, like a killed job) keeps its partial file;
+    the rerun asks only for the rest, checks the md5 and extracts; the index step packs what the reader gives on
+    the generator's own tree; a third run requests nothing."""
+    from seqjepa_core.data.loading import dataset_module
+    from seqjepa_core.data.threedie import load_index
     base, state = server
-    state.files["/stl/stl10_binary.tar.gz"] = _stl_archive(tmp_path)  # not the real archive: md5 differs
+    archive, ref = _image_archive(tmp_path, source)
+    name = _as_registered(monkeypatch, source, archive)
+    state.files[f"/m/{name}"], state.truncate_next_at = archive, len(archive) - 50_000
+    root, downloads = tmp_path / "data" / source, tmp_path / "data" / "_downloads"
+    download = _script("download_dataset").main
+    args = ["--source", source, "--root", str(root), "--mirror", f"{base}/m"]
+    with pytest.raises(DownloadError, match=f"giving up on {base}/m/{name}"):
+        download([*args, "--retries", "0"])
+    kept = (downloads / f"{name}.part").stat().st_size
+    assert 0 < kept < len(archive) and not is_complete(root)
+    assert download(args) == 0
+    assert [r for _, _, r in _gets(state)] == [None, f"bytes={kept}-"]
+    assert (downloads / name).read_bytes() == archive and is_complete(root)
+    reader, index = dataset_module(source), _script("index_images")
+    for split in IMAGE_SOURCES[source][0]:
+        out = tmp_path / "index" / f"{split}.npz"
+        assert index.main(["--dataset", source, "--root", str(root), "--split", split, "--out", str(out)]) == 0
+        got, want = load_index(out), reader.read_split(ref, split)
+        assert got.keys() == want.keys() and len(got["labels"]) > 0
+        for key, value in want.items():
+            np.testing.assert_array_equal(got[key], value, err_msg=f"{split} {key}")
+    n = len(state.requests)
+    assert download(args) == 0 and len(state.requests) == n
+
+
+@pytest.mark.parametrize("source", ["stl10", *sorted(IMAGE_SOURCES)])
+def test_corrupted_archive_fails_its_md5_naming_the_file(server: tuple[str, ServerState], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    base, state = server
+    archive = _stl_archive(tmp_path) if source == "stl10" else _image_archive(tmp_path, source)[0]
+    name = _as_registered(monkeypatch, source, archive)
+    flipped = bytearray(archive)
+    flipped[len(archive) // 2] ^= 0xFF  # one byte damaged in transit
+    state.files[f"/m/{name}"] = bytes(flipped)
+    root = tmp_path / "data" / source
     with pytest.raises(DownloadError, match="md5 mismatch") as e:
-        fetch("stl10", tmp_path / "stl10", mirror=f"{base}/stl", progress=False, backoff=0)
-    assert f"{base}/stl/stl10_binary.tar.gz" in str(e.value) and "stl10_binary.tar.gz" in str(e.value)
-    assert not is_complete(tmp_path / "stl10") and not list((tmp_path / "_downloads").glob("*"))
+        fetch(source, root, mirror=f"{base}/m", progress=False, backoff=0)
+    assert f"{base}/m/{name} -> {tmp_path / 'data' / '_downloads' / name}:" in str(e.value)
+    assert not is_complete(root) and not list(root.iterdir()) and not list((tmp_path / "data" / "_downloads").iterdir())
 
 
 def test_stl10_saliency_at_pinned_revision_then_offline_from_cache(server: tuple[str, ServerState], tmp_path: Path,
@@ -617,3 +673,50 @@ def test_stl10_saliency_at_pinned_revision_then_offline_from_cache(server: tuple
     assert all((root2 / n).read_bytes() == b for n, b in sal.items()) and len(state.requests) == n
     with pytest.raises(DownloadError, match="Hafez/salmap-stl10@main:train/saliency_train.npy"):
         fetch_salmap_stl10(tmp_path / "sal3", revision="main", endpoint=base, splits=("train",))
+
+
+# --------------------------------------------------------------------------- ImageNet saliency (Fig. 15)
+
+
+def test_imagenet_saliency_through_hf_endpoint_at_the_resolved_commit_then_indexed(
+        server: tuple[str, ServerState], tmp_path: Path, hf_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule's script fetches the maps from a Hub stand-in named by $HF_ENDPOINT, at the commit the branch
+    resolves to; what came down pairs with an ImageNet-layout image folder; an HTML page is refused."""
+    from seqjepa_core.data.imagenet_saliency import build_index
+    from seqjepa_core.data.synthetic_imagenet import generate
+    from seqjepa_core.download import IMAGENET_SALIENCY_REPO, fetch_salmap_imagenet
+
+    base, state = server
+    generate(tmp_path / "img", tmp_path / "published", classes=2, train_per_class=2, val_per_class=1, seed=5)
+    published = {p.relative_to(tmp_path / "published").as_posix(): p.read_bytes()
+                 for p in (tmp_path / "published").rglob("*.npy")}
+    state.hf_repos[("dataset", IMAGENET_SALIENCY_REPO)] = {**published, "README.md": b"# maps", "extra/x.npy": b"x"}
+    monkeypatch.setenv("HF_ENDPOINT", base)
+    script = REPO / "workflow_scripts" / "download_salmap_imagenet.py"
+    from importlib.util import module_from_spec, spec_from_file_location
+    spec = spec_from_file_location("download_salmap_imagenet", script)
+    cli = module_from_spec(spec)
+    spec.loader.exec_module(cli)  # type: ignore[union-attr]
+    dest = tmp_path / "sal"
+    assert cli.main(["--root", str(dest), "--pattern", "train/*", "--pattern", "val/*"]) == 0
+    got = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*.npy") if ".cache" not in p.parts}
+    assert got == published and len(published) == 6        # extra/ and README.md were not asked for
+    marker = json.loads((dest / ".complete").read_text())
+    assert marker["revision"] == "main" and marker["commit"] == COMMIT and marker["maps"] == 6
+    paths = [p for _, p, _ in state.requests]
+    assert f"/api/datasets/{IMAGENET_SALIENCY_REPO}/revision/main" in paths
+    assert any(p.startswith(f"/datasets/{IMAGENET_SALIENCY_REPO}/resolve/{COMMIT}/train/") for p in paths)
+    index = build_index(tmp_path / "img", dest, "train", workers=1)
+    assert index["labels"].tolist() == [0, 0, 1, 1]
+
+    n = len(state.requests)  # complete: nothing is fetched again
+    assert fetch_salmap_imagenet(dest) == dest and len(state.requests) == n
+
+    bad = dict(published)
+    bad["val/n00000001/n00000001_val_0_sal.npy"] = b"<html>429 Too Many Requests</html>"
+    state.hf_repos[("dataset", IMAGENET_SALIENCY_REPO)] = bad
+    with pytest.raises(DownloadError, match="n00000001_val_0_sal.npy: not a .npy file"):
+        fetch_salmap_imagenet(tmp_path / "sal2", patterns=["val/*"])
+    assert not is_complete(tmp_path / "sal2")
+    with pytest.raises(DownloadError, match=r"no .npy saliency maps match \['test/\*'\]"):
+        fetch_salmap_imagenet(tmp_path / "sal3", patterns=["test/*"])

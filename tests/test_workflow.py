@@ -45,6 +45,7 @@ def test_dry_run_all_is_the_whole_paper_dag():
     assert counts["ood"] == 30 and counts["retrieval"] == 12 and counts["path_integration"] == 3
     assert counts["probe_seq_length"] == 5 and counts["analysis_embedding"] == 2
     assert counts["analysis_table"] == 2 and counts["analysis_path_integration"] == counts["analysis_seq_length"] == 1
+    assert not {"download_salmap_imagenet", "index_imagenet", "probe_imagenet_transfer"} & set(counts)  # Fig. 15
 
 
 def test_ood_table_schedules_only_what_it_needs():
@@ -106,6 +107,34 @@ def test_stl10_table_lists_downloads_index_table3_runs_and_probes():
     # STL-10 PLS checkpoint (downloaded, imported and probed, never trained), the table
     assert counts == {"download_stl10": 1, "download_salmap_stl10": 1, "index_stl10": 3, "pretrain": 21,
                       "download_released": 1, "import_released": 1, "probe": 22, "table": 1, "total": 51}
+
+
+def test_imagenet_transfer_lists_its_downloads_index_stl10_model_and_probes():
+    """Fig. 15 (outside `all`): the saliency maps, both ImageNet indices, the STL-10 model it probes (with what
+    that needs), one probe job per patch size, the table and the figure. The user's ImageNet copy is missing
+    here: a dry run warns naming the key."""
+    res = dry_run("imagenet_transfer")
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    assert counts == {"download_salmap_imagenet": 1, "index_imagenet": 2, "download_stl10": 1,
+                      "download_salmap_stl10": 1, "index_stl10": 1, "pretrain": 1, "probe_imagenet_transfer": 2,
+                      "imagenet_transfer_table": 1, "imagenet_transfer_figure": 1, "imagenet_transfer": 1,
+                      "total": 12}
+    assert "transfer.imagenet_transfer.image_root" in res.stdout + res.stderr
+
+
+def test_missing_imagenet_copy_fails_at_dag_build_naming_the_key(tmp_path):
+    (tmp_path / "sal" / "train").mkdir(parents=True)
+    cfg = tmp_path / "local.yaml"
+    cfg.write_text(f"results_dir: {tmp_path}/results\ntransfer:\n  imagenet_transfer:\n"
+                   f"    image_root: {tmp_path}/nowhere\n    saliency_root: {tmp_path}/sal\n    saliency_source: local\n")
+    res = subprocess.run(SNAKEMAKE + [f"{tmp_path}/results/transfer/imagenet_transfer/index/train.npz",
+                                      "--configfile", str(cfg), "--cores", "1"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "transfer.imagenet_transfer.image_root" in out and "image-net.org" in out
+    assert not (tmp_path / "results" / "logs").exists()              # no job ran
 
 
 @pytest.mark.parametrize("yaml,message", [

@@ -152,9 +152,12 @@ CPU_BLOCK = 64
 class FixationSampler:
     """uint8 images + saliency maps -> ``SequenceBatch`` of normalised patches and saccade actions."""
 
-    def __init__(self, options: SaccadeOptions, image_size: int, mean, std):
+    def __init__(self, options: SaccadeOptions, image_size: int, mean, std, cut_normalised: bool = False):
         self.options, self.image_size = options, image_size
         self.mean, self.std = tuple(mean), tuple(std)
+        # cut_normalised: patches of the normalised image (0 = the mean colour outside it, no uint8 truncation),
+        # as the official ImageNet transfer loader cuts them; else normalised patches of the uint8 image
+        self.cut_normalised = cut_normalised
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """[..., 3, h, w] float grey levels 0..255 -> the dataset's normalisation, in place (one multiply-add)."""
@@ -180,7 +183,11 @@ class FixationSampler:
         for i in range(0, images.shape[0], step):
             sal = saliency[i:i + step] if o.fixations == "saliency" else None
             c = sample_fixations(sal, u[i:i + step], h, w, o.ior, o.ior_radius)
-            views.append(self.normalise(extract_patches(images[i:i + step], c, o.patch_size, o.patch_convention)))
+            if self.cut_normalised:
+                rows, cols = patch_grid(c, o.patch_size, o.patch_convention)
+                views.append(bilinear_patches(self.normalise(images[i:i + step].float()), rows, cols))
+            else:
+                views.append(self.normalise(extract_patches(images[i:i + step], c, o.patch_size, o.patch_convention)))
             centres.append(c)
         positions = torch.cat(centres).float() / self.image_size   # actions describe the sampled fixations
         return SequenceBatch(torch.cat(views), relative_positions(positions), labels, positions)

@@ -49,6 +49,10 @@ DATASETS: dict[str, DatasetInfo] = {
                             "seqjepa_core.data.cifar100", paper_setting="augmentations"),
     "tinyimagenet": DatasetInfo("tinyimagenet", AUGMENT_ACTIONS, "train", "val", "download_tinyimagenet",
                                 "seqjepa_core.data.tinyimagenet", paper_setting="augmentations"),  # val is the test set (test has no labels)
+    # Fig. 15: ImageNet-1k saccades, only probed (a frozen STL-10 model; config `transfer:`), never pretrained on
+    "imagenet": DatasetInfo("imagenet", ("position",), "train", "val", "download_salmap_imagenet",
+                            "seqjepa_core.data.imagenet_saliency", parse_options=parse_saccade_options,
+                            evaluation_only=True, paper_setting="saccades"),
 }
 
 

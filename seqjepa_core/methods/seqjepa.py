@@ -108,14 +108,6 @@ class SeqJEPA(Method):
     def aggregate_encoded(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.aggregate_tokens(self.tokens(z, self.embed_actions(actions)))
 
-    def aggregate_ablated(self, z: torch.Tensor, actions: torch.Tensor, zero_actions: bool = False,
-                          zero_vision: bool = False) -> torch.Tensor:
-        """z_AGG with the tokens' action embeddings (``zero_actions``) or encoder outputs (``zero_vision``)
-        replaced by zeros: the inference-time ablations of the path-integration experiment (Fig. 6)."""
-        emb = self.embed_actions(actions)
-        return self.aggregate_tokens(self.tokens(torch.zeros_like(z) if zero_vision else z,
-                                                 torch.zeros_like(emb) if zero_actions else emb))
-
     def embed_training_actions(self, actions: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Embeddings of the tokens' actions a_1..a_{M-1} [B, M-1, E] and of a_M [B, E]; None when unused.
 
@@ -133,7 +125,7 @@ class SeqJEPA(Method):
     def predictor_input(self, z: torch.Tensor, actions: torch.Tensor, zero_actions: bool = False) -> torch.Tensor:
         """z_AGG ⊕ emb(a_M) of encoded views ``z`` [B, M, D] and their M actions [B, M, A], the last one leading
         to the next, unseen view (without predictor conditioning: z_AGG alone). ``zero_actions``: every action
-        embedding (the tokens' and a_M's) replaced by zeros, the ablation of paper Fig. 6's blue curve."""
+        embedding (the tokens' and a_M's) replaced by zeros: paper Fig. 6's blue curve (``seqjepa_core.path_integration``)."""
         token_emb, target_action_emb = self.embed_training_actions(actions)
         if zero_actions:
             token_emb, target_action_emb = (None if e is None else torch.zeros_like(e)

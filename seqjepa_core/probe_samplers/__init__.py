@@ -177,4 +177,4 @@ class FreshViewsSampler:
 
 
 # Importing the modules fills the registry.
-from seqjepa_core.probe_samplers import augmented, stl10, threedie  # noqa: E402,F401
+from seqjepa_core.probe_samplers import augmented, imagenet_transfer, stl10, threedie  # noqa: E402,F401

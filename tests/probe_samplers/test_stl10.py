@@ -8,12 +8,13 @@ from torchvision.transforms.functional import normalize
 from seqjepa_core.config import ProbeConfig
 from seqjepa_core.data.fixations import FixationSampler
 from seqjepa_core.data.saccade_options import SaccadeOptions
-from seqjepa_core.data.stl10 import MEAN, STD, SaccadeImages, build_index, write_index
+from seqjepa_core.data.stl10 import MEAN, STD, SaccadeImages, batch_generator, build_index, write_index
 from seqjepa_core.data.synthetic_stl10 import generate
 from seqjepa_core.methods import build_method
 from seqjepa_core.methods.base import MethodContext
 from seqjepa_core.config import RunConfig, TrainConfig
 from seqjepa_core.probe_samplers import ProbeContext, build_sampler
+from seqjepa_core.path_integration import path_features
 from seqjepa_core.probe_samplers.stl10 import draw_features
 from seqjepa_core.probes import get_probe_specs, run_probes
 
@@ -40,22 +41,27 @@ def draw(setup, epoch, seed=0):
 
 def test_draws_are_fresh_per_epoch_and_reproducible(setup):
     a, a2, b = draw(setup, 0), draw(setup, 0), draw(setup, 1)
-    assert set(a) >= {"encoder", "pair", "z_agg@1", "z_agg@3", "path@1", "path_noact@2", "path_novis@2", "label"}
+    assert set(a) >= {"encoder", "pair", "z_agg@1", "z_agg@3", "path_full@1", "path_no_action@2", "path_no_vision@2", "label"}
     for k in a:
         assert torch.equal(a[k], a2[k])
     assert not torch.equal(a["latents"], b["latents"]) and torch.equal(a["label"], b["label"])
     assert a["encoder"].shape[0] == len(setup[1]) and a["pair"].shape[1] == 2 * a["encoder"].shape[1]
 
 
-def test_path_integration_at_one_glimpse_is_the_action_itself(setup):
+def test_path_integration_features_are_the_shared_definition(setup):
+    method, train, _, sampler = setup
     f = draw(setup, 0)
-    # a_1 is part of path@1 and the target x_1 -> x_2 is a_1: a least-squares fit is exact
-    x = torch.cat([f["path@1"], torch.ones(len(f["label"]), 1)], 1).double()
+    # the same draw, re-encoded: the sampler hands path_features the encoded patches and the fixation actions
+    raw = [train.batch(torch.arange(s, min(s + 7, len(train))).numpy(), CPU) for s in range(0, len(train), 7)]
+    batches = [sampler.batch(im, sal, lab, 4, batch_generator(CPU, 0, 0, k)) for k, (im, sal, lab) in enumerate(raw)]
+    with torch.no_grad():
+        ref = [path_features(method, method.encode_views(b.views), b.actions, [1, 2]) for b in batches]
+    for key in ref[0]:
+        torch.testing.assert_close(f[key], torch.cat([r[key] for r in ref]))
+    # M = 1: the target x_1 -> x_2 is a_1, which the full input carries: a least-squares fit is exact
+    x = torch.cat([f["path_full@1"], torch.ones(len(f["label"]), 1)], 1).double()
     y = (f["latents"][:, 1] - f["latents"][:, 0]).double()
-    sol = torch.linalg.lstsq(x, y).solution
-    torch.testing.assert_close(x @ sol, y, atol=1e-6, rtol=0)
-    assert torch.equal(f["path@1"][:, -2:], f["actions"][:, 0])
-    assert f["path_noact@1"].shape[1] == f["path@1"].shape[1] - 2     # a_M withheld
+    torch.testing.assert_close(x @ torch.linalg.lstsq(x, y).solution, y, atol=1e-6, rtol=0)
 
 
 def test_probes_draw_every_epoch_and_score_fixed_test_draws(setup):
@@ -72,7 +78,7 @@ def test_probes_draw_every_epoch_and_score_fixed_test_draws(setup):
     assert seen == [0, 1, 2]
     by = {(r["metric"], r["m_val"]): r for r in records}
     assert by[("top1", 3)]["epochs"] == 3 and by[("position_r2", None)]["epochs"] == 2
-    assert {("path_r2", 1), ("path_noact_r2", 2), ("path_novis_r2", 2), ("top1", None)} <= set(by)
+    assert {("path_r2_full", 1), ("path_r2_no_action", 2), ("path_r2_no_vision", 2), ("top1", None)} <= set(by)
     assert all(np.isfinite(r["value"]) for r in records) and by[("top1", 1)]["n_test"] == 2 * len(test)
 
 
