@@ -37,7 +37,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "tables": (["seqjepa_core/tables.py"], ["tests/test_tables.py"]),
     "download": (["seqjepa_core/download.py"], ["tests/test_download.py"]),
     "train": (["seqjepa_core/train.py"], ["tests/test_train.py"]),
-    "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py", "seqjepa_core/probe_samplers/*"],
+    "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py", "seqjepa_core/probe_samplers/__init__.py",
+                "seqjepa_core/probe_samplers/augmented.py", "seqjepa_core/probe_samplers/stl10.py",
+                "seqjepa_core/probe_samplers/threedie.py"],
                ["tests/test_probes.py", "tests/test_evaluate.py", "tests/probe_samplers"]),
     "saccades": (["seqjepa_core/data/stl10.py", "seqjepa_core/data/fixations.py",
                   "seqjepa_core/data/saccade_options.py", "seqjepa_core/data/full_image_views.py"],
@@ -51,6 +53,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                   "seqjepa_core/path_integration.py"],
                  ["tests/test_released.py", "tests/test_retrieval.py", "tests/test_analyses.py",
                   "tests/test_path_integration.py"]),
+    "transfer": (["seqjepa_core/transfer.py", "seqjepa_core/data/imagenet_saliency.py",
+                  "seqjepa_core/probe_samplers/imagenet_transfer.py"],
+                 ["tests/test_transfer.py", "tests/data/test_imagenet_saliency.py"]),
 }
 # Tests that run a group's code only in a subprocess (a whole snakemake DAG): mutmut records which tests
 # execute a function in its own process only, so it would never pick them for a mutant, and its stats

@@ -14,7 +14,7 @@ from seqjepa_core.methods import build_method
 from seqjepa_core.methods.base import MethodContext
 from seqjepa_core.config import RunConfig, TrainConfig
 from seqjepa_core.probe_samplers import ProbeContext, build_sampler
-from seqjepa_core.path_integration import path_features
+from seqjepa_core.path_integration import CONDITIONS, path_features, path_key
 from seqjepa_core.probe_samplers.stl10 import draw_features
 from seqjepa_core.probes import get_probe_specs, run_probes
 
@@ -110,5 +110,4 @@ def test_a_run_trained_on_full_images_is_probed_on_its_encoding_of_the_full_imag
 def test_path_integration_beyond_the_longest_m_val_draws_enough_views(setup):
     """Path integration at M needs M + 1 views (x_{M+1} is the target), more than z_AGG at M_val = 1 needs."""
     f = _sampler(setup, ProbeConfig(m_val=(1,), path_m_val=(3,), test_draws=1)).draw(0)
-    assert f["actions"].shape[1] == 3 and {"path@3", "path_noact@3", "path_novis@3"} <= set(f)
-    assert torch.equal(f["path@3"][:, -2:], f["actions"][:, 2])  # a_M = a_3, the saccade to the 4th fixation
+    assert f["actions"].shape[1] == 3 and {path_key(c, 3) for c in CONDITIONS} <= set(f)
