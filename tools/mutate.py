@@ -81,6 +81,13 @@ def prepare(group: str) -> Path:
         if (REPO / f).is_file():
             (work / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, work / f)
+    # A module added to the group since the last run was only copied into mutants/ then, and mutmut takes a
+    # copy newer than its source for one it has mutated: drop such copies so that they get mutated.
+    for pattern in modules:
+        for src in work.glob(pattern):
+            copy = work / "mutants" / src.relative_to(work)
+            if copy.is_file() and not copy.with_name(copy.name + ".meta").exists():
+                copy.unlink()
     pyproject = (work / "pyproject.toml").read_text()
     also_copy = ["config.yaml", "config", "workflow_scripts", "rules", "Snakefile", "slurm", "envs", "report"]
     pytest_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]
