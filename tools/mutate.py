@@ -82,12 +82,14 @@ def prepare(group: str) -> Path:
             (work / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, work / f)
     # A module added to the group since the last run was only copied into mutants/ then, and mutmut takes a
-    # copy newer than its source for one it has mutated: drop such copies so that they get mutated.
+    # copy newer than its source for one it has mutated: drop such copies so that they get mutated, and the
+    # test statistics, which know nothing of the new module's functions.
     for pattern in modules:
         for src in work.glob(pattern):
             copy = work / "mutants" / src.relative_to(work)
             if copy.is_file() and not copy.with_name(copy.name + ".meta").exists():
                 copy.unlink()
+                (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     pyproject = (work / "pyproject.toml").read_text()
     also_copy = ["config.yaml", "config", "workflow_scripts", "rules", "Snakefile", "slurm", "envs", "report"]
     pytest_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]
