@@ -98,6 +98,8 @@ def test_path_integration_full_model_beats_zeroed_actions_at_one_view(tiny_3dieb
     assert set(r2) == {(f"path_r2_{c}", m) for c in ("full", "no_action", "no_vision") for m in (1, 2)}
     assert r2[("path_r2_full", 1)] > 0.5 and r2[("path_r2_no_vision", 1)] > 0.5
     assert r2[("path_r2_no_action", 1)] < r2[("path_r2_full", 1)] - 0.3
+    fit = {(r["metric"], r["m_val"]): r["train_value"] for r in res["metrics"]}  # R² on the last training draw
+    assert fit[("path_r2_full", 1)] > 0.5 and set(fit) == set(r2)
 
 
 def test_nearest_neighbours_and_umaps(tiny_3diebench, tmp_path):

@@ -80,3 +80,17 @@ def test_probe_script_gives_the_same_result_as_the_core(stage, on_val):
     assert json.loads(out.read_text())["metrics"] == on_val
     rel_rot = {m["metric"]: m for m in on_val}["rel_rot_r2"]
     assert rel_rot["n_train"] == 18 and rel_rot["n_test"] == 2 * 9  # one draw per object; 2 test draws each
+
+
+def test_m_val_override_reaches_the_probes_and_the_recorded_run(stage, on_val):
+    """The sequence-length sweep's ``m_val`` replaces the run's z_AGG lengths (1, 3) in the probes and in the
+    recorded config; the record names the run as the checkpoint trained it."""
+    result = evaluate_checkpoint(stage["checkpoint"], stage["fit"], stage["val"], stage["root"],
+                                 stage["base"] / "m2.json", device="cpu", m_val=[2])
+    assert {m["m_val"] for m in result["metrics"] if m["representation"] == "z_agg"} == {2}
+    assert {m["m_val"] for m in on_val if m["representation"] == "z_agg"} == {1, 3}
+    assert tuple(result["config"]["probe"]["m_val"]) == (2,)
+    assert result["config"]["probe"]["epochs"] == 40  # the rest of the probe protocol kept
+    assert result["run"] == {"experiment": "3diebench", "method": "seqjepa", "variant": "mtr2", "seed": 0,
+                             "m_tr": 2, "epochs": 1}
+    assert json.loads((stage["base"] / "m2.json").read_text())["run"] == result["run"]

@@ -10,8 +10,9 @@ from scipy.spatial.transform import Rotation
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.methods import MethodContext, build_method
 from seqjepa_core.methods.base import Method, MethodParams
-from seqjepa_core.probe_samplers import FreshViewsSampler, draw_generator
-from seqjepa_core.probes import PROBE_SPECS, ProbeConfig, ProbeSpec, get_probe_specs, run_probes, score
+from seqjepa_core.probe_samplers import FreshViewsSampler, autocast_for, draw_generator
+from seqjepa_core.probes import (PROBE_SPECS, ProbeConfig, ProbeSpec, get_probe_specs, load_heads, run_probes, score,
+                                 score_heads)
 
 CPU = torch.device("cpu")
 FAST = ProbeConfig(m_val=(1, 3), epochs=2, linear_epochs=2, batch_size=16, hidden=16)
@@ -109,6 +110,20 @@ def test_scores_match_independent_formulas():
     assert score(logits, labels) == pytest.approx(75.0)
 
 
+def test_saved_heads_reload_and_score_as_the_fitted_ones(tmp_path):
+    """``heads_out`` keeps every fitted head, linear and MLP; reloaded (as 3DIEBench-OOD scoring does), each
+    has its size, epochs and fit score, and scores the test split exactly as ``run_probes`` recorded."""
+    sampler = FnSampler(lambda x: x[:, :3] * 2, n=64, n_test=32)
+    specs = [ProbeSpec("lin", "encoder", _y), ProbeSpec("mlp", "encoder", _y, head="mlp", epochs="linear_epochs")]
+    cfg = ProbeConfig(epochs=3, linear_epochs=2, batch_size=16, hidden=8)
+    recs = run_probes(sampler, specs, cfg, CPU, seed=0, heads_out=tmp_path / "heads.pt")
+    heads = load_heads(tmp_path / "heads.pt", specs[::-1], cfg, CPU)
+    assert [(h.spec.metric, h.spec.head, h.key, h.d_out, h.epochs, h.train_value) for h in heads] == \
+        [(r["metric"], r["head"], "encoder", 3, r["epochs"], r["train_value"]) for r in recs]
+    assert not any(h.module.training for h in heads)
+    assert [value for value, _ in score_heads(heads, sampler.test(), CPU)] == [r["value"] for r in recs]
+
+
 def test_mlp_regressor_fits_a_smooth_function_and_is_seeded():
     f = lambda x: torch.stack([torch.sin(2 * x[:, 0]), x[:, 1] * x[:, 2], x[:, 3] ** 2], 1)
     cfg = ProbeConfig(epochs=30, hidden=64, lr=3e-3, batch_size=128)
@@ -144,6 +159,17 @@ def test_fresh_views_sampler_encodes_every_view_once_per_draw():
     assert sampler.test() is sampler.test()  # encoded once
     with pytest.raises(ValueError, match="views"):
         FreshViewsSampler(method, [3], CPU, lambda e: _batches(v=2), lambda: []).draw(0)
+
+
+def test_probe_encoding_runs_under_bf16_autocast_on_cuda_only(monkeypatch):
+    """The cluster's probes encode in bf16 on the GPU; on CPU (tests, the demo) nothing is autocast. CUDA is
+    stood in for: torch's autocast only asks whether it is available and supports bf16."""
+    monkeypatch.setattr(torch.cuda.amp.common, "amp_definitely_not_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    with autocast_for(torch.device("cuda", 0)):
+        assert torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda") == torch.bfloat16
+    with autocast_for(CPU):
+        assert not torch.is_autocast_enabled("cuda") and not torch.is_autocast_enabled("cpu")
 
 
 def test_3diebench_targets():

@@ -15,7 +15,8 @@ import torch
 import yaml
 
 from seqjepa_core.config import ProbeConfig, RunConfig, TrainConfig, load_config
-from seqjepa_core.released import CheckpointMismatch, import_released, official_state_dict
+from seqjepa_core.released import (CheckpointMismatch, download_provenance, import_released, match_state_dict,
+                                   official_state_dict)
 from seqjepa_core.train import load_method
 from tests.test_download import COMMIT, hf_env, server  # noqa: F401  (fixtures: a Hub stand-in on 127.0.0.1)
 
@@ -89,6 +90,23 @@ def test_mismatching_checkpoint_names_the_keys(tmp_path):
     assert not (tmp_path / "out.pt").exists()
 
 
+def test_a_long_mismatch_lists_eight_keys_then_counts_the_rest():
+    ours = {f"k{i}": torch.zeros(1) for i in range(9)}
+    with pytest.raises(CheckpointMismatch, match=r"^x\.pth: does not match the model of its run config: "
+                                                 r"missing: k1, k2, k3, k4, k5, k6, k7, k8$"):
+        match_state_dict({"k0": torch.zeros(1)}, ours, "x.pth")   # eight: all named
+    with pytest.raises(CheckpointMismatch, match=r"missing: k0, k1, k2, k3, k4, k5, k6, k7 and 1 more$"):
+        match_state_dict({}, ours, "x.pth")
+    kept = match_state_dict({**ours, "online_linprobe.weight": torch.zeros(2)}, ours, "x.pth")
+    assert list(kept) == list(ours)                                             # the online probe dropped
+
+
+def test_download_provenance_is_what_the_marker_recorded(tmp_path):
+    marker = tmp_path / ".complete"
+    marker.write_text(json.dumps({"repo": "Hafez/seq-JEPA", "revision": "main", "commit": COMMIT, "files": ["a"]}))
+    assert download_provenance(marker) == {"repo": "Hafez/seq-JEPA", "revision": "main", "commit": COMMIT}
+
+
 class Payload:
     """Unpickling this runs ``os.mkdir(marker)``: a stand-in for any code a malicious checkpoint carries."""
 
@@ -118,7 +136,7 @@ def test_malicious_pickle_is_refused_and_its_code_never_runs(tmp_path):
 def test_every_torch_load_in_the_project_is_weights_only():
     calls = []
     for path in REPO.glob("**/*.py"):
-        if ".venv" in path.parts or "results" in path.parts:
+        if {".venv", "results"} & set(path.relative_to(REPO).parts):  # the checkout itself may sit in results/
             continue
         text = path.read_text()
         for at in (i for i in range(len(text)) if text.startswith("torch.load(", i)):

@@ -148,3 +148,23 @@ def test_table_puts_the_paper_number_and_the_gap_beside_ours(tmp_path):
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="no z_AGG top-1"):
         transfer_table([{"transfer": {"patch_size": 32}, "run": run, "metrics": []}])
+
+
+def test_table_columns_and_the_paper_table_the_config_names(tmp_path):
+    rec = {"metric": "top1", "representation": "z_agg", "m_val": 8, "value": 20.0, "train_value": 50.0,
+           "n_train": 10, "n_test": 5, "epochs": 300}
+    (tmp_path / "0.json").write_text(json.dumps({"transfer": {"patch_size": 32}, "run": {"experiment": "stl10",
+                                                 "variant": "mtr4", "seed": 0}, "metrics": [rec]}))
+    write_table([tmp_path / "0.json"], tmp_path / "t.csv")
+    assert list(pd.read_csv(tmp_path / "t.csv").columns) == [
+        "patch_size", "m_val", "top1", "paper_top1", "gap", "train_top1", "n_train", "n_test", "epochs",
+        "experiment", "variant", "seed"]
+    assert write_table([tmp_path / "0.json"], tmp_path / "u.csv", paper_table="no-such-table")["paper_top1"].isna().all()
+
+
+def test_a_bad_fixation_option_is_named(stage):
+    from seqjepa_core.evaluate import load_frozen
+    method, run, dev = load_frozen(stage["ckpt"], "cpu")
+    run = RunConfig(**{**run.__dict__, "dataset": "imagenet", "data": {"ior": "hex"}, "probe": PROBE})
+    with pytest.raises(ValueError, match=r"^data\.ior: 'hex' is not one of"):
+        TransferSampler(ProbeContext(method, run, stage["train"], stage["val"], "", dev, seed=5))

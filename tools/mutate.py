@@ -37,8 +37,31 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "tables": (["seqjepa_core/tables.py"], ["tests/test_tables.py"]),
     "download": (["seqjepa_core/download.py"], ["tests/test_download.py"]),
     "train": (["seqjepa_core/train.py"], ["tests/test_train.py"]),
-    "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py", "seqjepa_core/probe_samplers/*"],
+    "probes": (["seqjepa_core/probes.py", "seqjepa_core/evaluate.py", "seqjepa_core/probe_samplers/__init__.py",
+                "seqjepa_core/probe_samplers/augmented.py", "seqjepa_core/probe_samplers/stl10.py",
+                "seqjepa_core/probe_samplers/threedie.py"],
                ["tests/test_probes.py", "tests/test_evaluate.py", "tests/probe_samplers"]),
+    "saccades": (["seqjepa_core/data/stl10.py", "seqjepa_core/data/fixations.py",
+                  "seqjepa_core/data/saccade_options.py", "seqjepa_core/data/full_image_views.py"],
+                 ["tests/data/test_stl10.py", "tests/data/test_fixations.py", "tests/data/test_saccade_options.py",
+                  "tests/data/test_full_image_views.py"]),
+    "images": (["seqjepa_core/data/augment.py", "seqjepa_core/data/cifar100.py",
+                "seqjepa_core/data/tinyimagenet.py", "seqjepa_core/data/image_arrays.py"],
+               ["tests/data/test_augment.py", "tests/data/test_cifar100.py", "tests/data/test_tinyimagenet.py",
+                "tests/data/test_image_arrays.py"]),
+    "analyses": (["seqjepa_core/released.py", "seqjepa_core/retrieval.py", "seqjepa_core/analyses.py",
+                  "seqjepa_core/path_integration.py"],
+                 ["tests/test_released.py", "tests/test_retrieval.py", "tests/test_analyses.py",
+                  "tests/test_path_integration.py"]),
+    "transfer": (["seqjepa_core/transfer.py", "seqjepa_core/data/imagenet_saliency.py",
+                  "seqjepa_core/probe_samplers/imagenet_transfer.py"],
+                 ["tests/test_transfer.py", "tests/data/test_imagenet_saliency.py"]),
+}
+# Tests that run a group's code only in a subprocess (a whole snakemake DAG): mutmut records which tests
+# execute a function in its own process only, so it would never pick them for a mutant, and its stats
+# pass fails in the subprocess (mutmut's hook there finds no configuration). Left out of that group.
+DESELECT: dict[str, list[str]] = {
+    "analyses": ["tests/test_released.py::test_download_import_probe_table_through_the_dag"],
 }
 KILLED = {"killed", "caught by type check"}
 
@@ -58,13 +81,29 @@ def prepare(group: str) -> Path:
         if (REPO / f).is_file():
             (work / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, work / f)
+    # A module added to the group since the last run was only copied into mutants/ then, and mutmut takes a
+    # copy newer than its source for one it has mutated: drop such copies so that they get mutated, and the
+    # test statistics, which know nothing of the new module's functions.
+    for pattern in modules:
+        for src in work.glob(pattern):
+            copy = work / "mutants" / src.relative_to(work)
+            if copy.is_file() and not copy.with_name(copy.name + ".meta").exists():
+                copy.unlink()
+                (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     pyproject = (work / "pyproject.toml").read_text()
+    also_copy = ["config.yaml", "config", "workflow_scripts", "rules", "Snakefile", "slurm", "envs", "report"]
+    pytest_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]
+    pytest_args += [arg for test in DESELECT.get(group, []) for arg in ("--deselect", test)]
     section = (f'[tool.mutmut]\nsource_paths = ["seqjepa_core"]\nonly_mutate = {toml_list(modules)}\n'
-               f'also_copy = ["config.yaml", "config", "workflow_scripts", "rules", "Snakefile", "slurm"]\n'
-               f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]\n'
+               f'also_copy = {toml_list(also_copy)}\n'
+               f'pytest_add_cli_args = {toml_list(pytest_args)}\n'
                f'pytest_add_cli_args_test_selection = {toml_list(tests)}\n'
-               f'process_isolation = "forkserver"\n')
-    pyproject = re.sub(r"\[tool\.mutmut\][^\[]*", section, pyproject, flags=re.S)
+               f'process_isolation = "forkserver"\n'
+               # mutmut also stops a mutant's tests after (estimated time + 1 s) * multiplier of WALL time; at
+               # nice 19 on a shared 2-core machine its default (15) stopped tests that fail in 4 CPU seconds
+               f'timeout_multiplier = 60.0\n')
+    # the section runs to the next table header (a line starting with "["), not to the first "[" in it
+    pyproject = re.sub(r"^\[tool\.mutmut\]\n(?:(?!\[)[^\n]*\n?)*", section, pyproject, flags=re.M)
     (work / "pyproject.toml").write_text(pyproject)
     return work
 

@@ -2,6 +2,8 @@
 
 import hashlib
 import pickle
+import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -52,3 +54,32 @@ def test_damaged_files_are_named(root, tmp_path):
         cifar100.read_split(tmp_path, "train")
     with pytest.raises(DatasetFileError, match=r"cifar-100-python/test: missing"):
         cifar100.read_split(tmp_path, "test")
+
+
+def py2_pickle(obj) -> bytes:
+    """``obj`` (dicts, lists, ints, str) pickled as Python 2 pickles its ``str``: raw bytes (SHORT_BINSTRING)
+    that a Python 3 reader decodes with the encoding it is given. The published archive was written so."""
+    def put(o):
+        if isinstance(o, str):
+            raw = o.encode("latin1")
+            return b"U" + bytes([len(raw)]) + raw
+        if isinstance(o, int):
+            return b"J" + struct.pack("<i", o)
+        if isinstance(o, list):
+            return b"](" + b"".join(map(put, o)) + b"e"
+        return b"}(" + b"".join(put(k) + put(v) for k, v in o.items()) + b"u"
+    return b"\x80\x02" + put(obj) + b"."
+
+
+def test_python2_pickles_of_the_published_archive_decode_as_latin1(root, tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    shutil.copytree(root / "cifar-100-python", folder)
+    names = [f"cl\xe4ss_{i}" for i in range(10)]           # a byte above 127: not ASCII, latin1 decodes it
+    (folder / "meta").write_bytes(py2_pickle({"fine_label_names": names, "coarse_label_names": ["x"]}))
+    assert pickle.loads((folder / "meta").read_bytes(), encoding="latin1")["fine_label_names"] == names
+    assert list(cifar100.read_split(tmp_path, "train")["classes"]) == names
+
+
+def test_unknown_split_is_named():
+    with pytest.raises(ValueError, match=r"unknown CIFAR-100 split 'val'; valid: \['train', 'test'\]"):
+        cifar100.read_split("/nonexistent", "val")

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from seqjepa_core.data.fixations import (FixationSampler, bilinear_patches, extract_patches, patch_grid,
-                                        sample_fixations)
-from seqjepa_core.data.saccade_options import SaccadeOptions, parse_saccade_options
+from seqjepa_core.data.fixations import (FixationSampler, bilinear_patches, extract_patches, inverse_cdf,
+                                        patch_grid, sample_fixations)
+from seqjepa_core.data.full_image_views import simclr_views
+from seqjepa_core.data.saccade_options import SaccadeOptions
 
 
 def loop_fixations(saliency, u, ior, radius):
@@ -132,8 +133,28 @@ def test_sampler_batch_actions_describe_the_fixations():
     torch.testing.assert_close(b.views, expected)
 
 
-def test_options_validation_names_the_key():
-    with pytest.raises(ValueError, match=r"x\.data\.ior: 'hex' is not one of"):
-        parse_saccade_options({"ior": "hex"}, "x.data")
-    with pytest.raises(ValueError, match="unknown key"):
-        parse_saccade_options({"iorr": "circle"}, "x.data")
+@pytest.mark.parametrize("u", [0.0, 1 - 2.0 ** -53])
+def test_inverse_cdf_never_picks_a_zero_weight_pixel_at_either_end_of_the_unit_interval(u):
+    """u = 0 must skip the zero rows before the first mass; u just below 1 must not be rounded past the last
+    pixel with mass (summing a row's pixels in another order than its cumulative sum rounds differently)."""
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(2048, 8, 16, generator=g, dtype=torch.float64)
+    p *= (torch.rand(2048, 8, 1, generator=g) < 0.6) * (torch.rand(2048, 1, 16, generator=g) < 0.6)
+    p[:, [0, -1]] = 0
+    p[:, :, [0, -1]] = 0
+    p[:, 3, 5] += 1e-3                                       # every map has mass
+    pick = inverse_cdf(p, torch.full((2048,), u, dtype=torch.float64))
+    assert (p[torch.arange(2048), pick[:, 0], pick[:, 1]] > 0).all()
+
+
+def test_sampler_with_augmentation_views_gives_normalised_simclr_views_and_no_saccades():
+    """``views: augmentations`` (Table 3's invariant reference): SimCLR views of the full image, normalised
+    like the patches; no fixations, so every position and action is zero."""
+    sampler = FixationSampler(SaccadeOptions(views="augmentations"), image_size=32, mean=(0.5,) * 3,
+                              std=(0.25,) * 3)
+    images = torch.randint(0, 256, (3, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    b = sampler.batch(images, torch.rand(3, 32, 32), torch.arange(3), 4, torch.Generator().manual_seed(7))
+    expected = (simclr_views(images, 4, torch.Generator().manual_seed(7)).float() / 255 - 0.5) / 0.25
+    torch.testing.assert_close(b.views, expected)
+    assert b.actions.shape == (3, 3, 2) and not b.actions.any()
+    assert b.latents.shape == (3, 4, 2) and not b.latents.any() and torch.equal(b.labels, torch.arange(3))

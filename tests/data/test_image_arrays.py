@@ -4,9 +4,10 @@ official actions."""
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms.functional import normalize
 
 from seqjepa_core.data import augment, cifar100
-from seqjepa_core.data.image_arrays import DatasetFileError, ImageSequences, pack, write_packed
+from seqjepa_core.data.image_arrays import DatasetFileError, ImageSequences, batch_generator, pack, write_packed
 from seqjepa_core.data.loading import BatchStream, DataSpec
 from seqjepa_core.data.synthetic_images import generate
 
@@ -48,6 +49,23 @@ def test_batch_carries_normalised_views_raw_parameters_and_official_actions(inde
     official = next(iter(stream(index, normalization="official").epoch(0)))
     torch.testing.assert_close(official.latents, b.latents)  # same draw, other constants
     assert not torch.allclose(official.views, b.views)
+
+
+def test_views_are_the_epochs_augmentations_normalised_with_the_datasets_constants(index):
+    """A batch's views are ``augment_views`` of its images with the generator of (run seed, epoch, first
+    index), normalised as torchvision's ``Normalize`` does: fresh augmentations every epoch, epoch 0's until
+    the first ``set_epoch``."""
+    s = stream(index)
+    idx = [5, 2, 9]
+    images = s.dataset.images[idx]
+    raw = {"images": images, "labels": s.dataset.labels[idx], "index": torch.tensor(idx)}
+    for epoch in (0, 1):
+        if epoch:
+            s.dataset.set_epoch(epoch)
+        got = s.to_batch(raw)
+        views, params = augment.augment_views(images, 4, batch_generator(3, epoch, 5, torch.device("cpu")))
+        torch.testing.assert_close(got.views, normalize(views, list(cifar100.MEAN), list(cifar100.STD)))
+        torch.testing.assert_close(got.latents, params, rtol=0, atol=0)
 
 
 def test_wrong_image_size_and_bad_arrays_are_errors(index):

@@ -110,6 +110,17 @@ def test_read_pair_resizes_like_torchvision_and_keeps_the_map_a_distribution(tin
     assert abs(rr - (r + 0.5) * 96 / h) <= 2 and abs(cc - (c + 0.5) * 96 / w) <= 2
 
 
+def test_a_saliency_map_is_shrunk_with_antialiasing_like_its_image():
+    """Downsampled 8x, the map is torchvision's antialiased bilinear resize (as its image), renormalised: a
+    plain bilinear resize would sample the map at a few points and miss most of its mass."""
+    from torchvision.transforms.v2 import functional as TF
+
+    native = np.random.default_rng(0).random((128, 96)).astype(np.float32) ** 4
+    ref = TF.resize(torch.from_numpy(native)[None], [16, 16], interpolation=TF.InterpolationMode.BILINEAR,
+                    antialias=True)[0]
+    torch.testing.assert_close(ins.resize_saliency(native, 16, "x"), ref / ref.sum())
+
+
 def test_dataset_reads_the_index_and_batches(tiny, tmp_path):
     ins.write_index(ins.build_index(tiny["img"], tiny["sal"], "val", image_size=48, workers=1), tmp_path / "v.npz")
     data = ins.SaliencyImageFolder(tmp_path / "v.npz")

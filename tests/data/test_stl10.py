@@ -81,3 +81,26 @@ def test_synthetic_saliency_sits_on_the_discs(tiny_stl):
     pixels = np.asarray(images, dtype=np.float32)
     saturated = pixels.std(1) > 0.4 * pixels.mean(1)   # the discs: saturated colours, however dimmed by the light
     assert (maps * saturated).sum((1, 2)).min() > 0.5
+
+
+def test_stream_shuffles_every_epoch_shards_each_batch_across_ranks_and_resumes(tiny_stl, tmp_path):
+    """The training stream as ``build_stream`` builds it (its defaults, as the trainer calls it): which images
+    each batch loads, seen through ``SaccadeImages.batch``."""
+    stl10.write_index(stl10.build_index(tiny_stl["root"], tiny_stl["sal"], "train"), tmp_path / "train.npz")
+
+    def epoch(epoch=0, skip=0, rank=0, world_size=1):
+        stream = stl10.build_stream(str(tmp_path / "train.npz"), {"patch_size": 16, "ior_radius": 8}, 2, 4,
+                                    seed=1, device=torch.device("cpu"), rank=rank, world_size=world_size)
+        loaded, load = [], stream.data.batch
+        stream.data.batch = lambda idx, device: loaded.append(idx.tolist()) or load(idx, device)
+        return loaded, list(stream.epoch(epoch, skip))
+
+    (first, batches), (second, _) = epoch(0), epoch(1)
+    n = len(stl10.SaccadeImages(tmp_path / "train.npz"))
+    assert [len(b) for b in first] == [4] * (n // 4)                # the last partial batch dropped
+    order = sum(first, [])
+    assert len(set(order)) == len(order) and order != sorted(order) and order != sum(second, [])  # shuffled afresh
+    for whole, r0, r1 in zip(first, epoch(rank=0, world_size=2)[0], epoch(rank=1, world_size=2)[0]):
+        assert sorted(r0 + r1) == sorted(whole) and not set(r0) & set(r1)   # each rank its own half
+    rest, resumed = epoch(skip=1)
+    assert rest == first[1:] and torch.equal(resumed[0].views, batches[1].views)

@@ -46,3 +46,8 @@ def test_grayscale_jpegs_become_rgb_and_bad_files_are_named(root, tmp_path):
     (folder / "val" / "val_annotations.txt").write_text("val_0.JPEG\tn9\t0\t0\t1\t1\n")
     with pytest.raises(DatasetFileError, match=r"val_annotations.txt:1: expected"):
         tinyimagenet.read_split(tmp_path, "val")
+
+
+def test_unknown_split_is_named(root):
+    with pytest.raises(ValueError, match=r"unknown Tiny ImageNet split 'test'; valid: \['train', 'val'\]"):
+        tinyimagenet.read_split(root, "test")

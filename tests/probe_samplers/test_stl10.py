@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms.functional import normalize
 
 from seqjepa_core.config import ProbeConfig
 from seqjepa_core.data.fixations import FixationSampler
@@ -13,7 +14,7 @@ from seqjepa_core.methods import build_method
 from seqjepa_core.methods.base import MethodContext
 from seqjepa_core.config import RunConfig, TrainConfig
 from seqjepa_core.probe_samplers import ProbeContext, build_sampler
-from seqjepa_core.path_integration import path_features
+from seqjepa_core.path_integration import CONDITIONS, path_features, path_key
 from seqjepa_core.probe_samplers.stl10 import draw_features
 from seqjepa_core.probes import get_probe_specs, run_probes
 
@@ -64,13 +65,9 @@ def test_path_integration_features_are_the_shared_definition(setup):
 
 
 def test_probes_draw_every_epoch_and_score_fixed_test_draws(setup):
-    method, train, test, _ = setup
+    _, _, test, _ = setup
     probe = ProbeConfig(m_val=(1, 3), path_m_val=(1, 2), epochs=3, linear_epochs=2, batch_size=8, test_draws=2)
-    run = RunConfig(experiment="stl10", method="seqjepa", variant="mtr2", seed=0, dataset="stl10",
-                    actions="position", img_size=16, encoder_width=4, cifar_stem=True, m_tr=2, params={},
-                    train=TrainConfig(), probe=probe, data={"patch_size": 16, "ior_radius": 8})
-    ctx = ProbeContext(method, run, train.index_path, test.index_path, "", CPU, seed=5, batch_size=7)
-    sampler = build_sampler("stl10", ctx)
+    sampler = _sampler(setup, probe)
     seen = []
     draw = sampler.draw
     sampler.draw = lambda epoch: seen.append(epoch) or draw(epoch)
@@ -83,3 +80,34 @@ def test_probes_draw_every_epoch_and_score_fixed_test_draws(setup):
     assert by[("top1", 3)]["epochs"] == 3 and by[("position_r2", None)]["epochs"] == 2
     assert {("path_r2_full", 1), ("path_r2_no_action", 2), ("path_r2_no_vision", 2), ("top1", None)} <= set(by)
     assert all(np.isfinite(r["value"]) for r in records) and by[("top1", 1)]["n_test"] == 2 * len(test)
+
+
+def _sampler(setup, probe, **data):
+    method, train, test, _ = setup
+    run = RunConfig(experiment="stl10", method="seqjepa", variant="v", seed=0, dataset="stl10", actions="position",
+                    img_size=16, encoder_width=4, cifar_stem=True, m_tr=2, params={}, train=TrainConfig(),
+                    probe=probe, data={"patch_size": 16, "ior_radius": 8, **data})
+    return build_sampler("stl10", ProbeContext(method, run, train.index_path, test.index_path, "", CPU, seed=5,
+                                               batch_size=7))
+
+
+def test_a_run_trained_on_full_images_is_probed_on_its_encoding_of_the_full_image(setup):
+    """Table 3's invariant reference (``views: augmentations``): its ``encoder`` features are the frozen encoder
+    of the normalised, un-augmented full images, the same every draw; positions are still probed on fresh
+    fixation patches."""
+    method, train, test, _ = setup
+    sampler = _sampler(setup, ProbeConfig(m_val=(1,), path_m_val=(), test_draws=1), views="augmentations")
+    a, b = sampler.draw(0), sampler.draw(1)
+    for data, feats in ((train, a), (test, sampler.test())):
+        images = torch.from_numpy(np.ascontiguousarray(data.images[:])).float() / 255
+        with torch.no_grad():
+            expected = method.encoder(normalize(images, list(MEAN), list(STD)))
+        torch.testing.assert_close(feats["encoder"], expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(a["encoder"], b["encoder"]) and not torch.equal(a["latents"], b["latents"])
+    assert a["pair"].shape == (len(train), 2 * a["encoder"].shape[1])
+
+
+def test_path_integration_beyond_the_longest_m_val_draws_enough_views(setup):
+    """Path integration at M needs M + 1 views (x_{M+1} is the target), more than z_AGG at M_val = 1 needs."""
+    f = _sampler(setup, ProbeConfig(m_val=(1,), path_m_val=(3,), test_draws=1)).draw(0)
+    assert f["actions"].shape[1] == 3 and {path_key(c, 3) for c in CONDITIONS} <= set(f)
