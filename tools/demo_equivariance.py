@@ -1,0 +1,211 @@
+"""Why the 3DIEBench demo shows no rotation equivariance: the in-process diagnostics behind README's
+"Why, measured" (not part of the DAG; minutes on a CPU).
+
+    python tools/demo_equivariance.py generate data.npz [--rotation-scale 0.333 0.333 1] [--paint 0.7] [--per-object-lighting]
+    python tools/demo_equivariance.py features data.npz           # raw 16x16 pixels vs a random width-16 ResNet-18
+    python tools/demo_equivariance.py train data.npz [--no-action] [--steps 600] [--lr 4e-4] [--width 16] [--ema 0.996]
+
+Data: the demo generator's objects (5 classes x 52 objects x 50 views, 64 px); objects 0-39 of each class
+train the probe, 40-51 test it. Probe: a ridge (alpha 10) on standardised features; relative rotation from
+20k fresh train pairs scored on 5k held-out pairs (R² over the 4 quaternion components, and per component);
+individual rotation from single views. ``train`` runs seq-JEPA (M_tr 3, batch 32, AdamW with 20 warm-up steps
+and a cosine decay) with the project's classes and reports, every ``--eval-every`` steps, the probe and the
+held-out loss with the true a_M against a_M shuffled across the batch (how much the predictor uses the action).
+``--paint`` mixes each surface's albedo with a colour given by its object-frame normal, so that orientation
+shows as colour; ``--per-object-lighting`` keeps the floor and spot light of view 0 for every view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from seqjepa_core.data import synthetic_3diebench as synth  # noqa: E402
+from seqjepa_core.data.batch import SequenceBatch  # noqa: E402
+from seqjepa_core.data.threedie import MEAN, STD, relative_actions  # noqa: E402
+from seqjepa_core.geometry import euler_xyz_to_quaternion, relative_rotation_quaternion  # noqa: E402
+from seqjepa_core.methods.base import MethodContext  # noqa: E402
+from seqjepa_core.methods.seqjepa import SeqJEPA, SeqJEPAParams  # noqa: E402
+from seqjepa_core.models.encoder import build_encoder  # noqa: E402
+
+CLASSES, OBJECTS, VIEWS, TRAIN_OBJECTS = 5, 52, 50, 40
+
+
+# ------------------------------------------------------------------ data
+
+def _painted_trace(mix: float, trace):
+    """``synthetic_3diebench._trace`` with each hit's albedo mixed with a colour of its object-frame normal."""
+    def painted(parts, rots, view, o, d, t_max=np.inf):
+        t, n_world, albedo, surface = trace(parts, rots, view, o, d, t_max)
+        rg = synth._cols(rots.reshape(-1, 9).T, view).reshape(3, 3, d.shape[1])
+        n_obj = np.einsum("jin,jn->in", rg, n_world)  # R^T n
+        paint = (0.1 + 0.8 * (0.5 + 0.5 * n_obj)).astype(albedo.dtype)
+        return t, n_world, (1 - mix) * albedo + mix * paint, surface
+    return painted
+
+
+def _patch_worker(paint: float) -> None:
+    if paint:
+        synth._trace = _painted_trace(paint, synth._trace)  # once, in this worker process only
+
+
+def _render(job: tuple[int, int], scale, per_object_lighting: bool):
+    builder, index = job
+    rng = np.random.default_rng([7, builder, index])
+    rng.bytes(16)  # the object id, as render_object draws it
+    parts = synth._normalise(synth.CLASSES[builder][2](rng))
+    latents = synth.sample_latents(rng, VIEWS, scale)
+    if per_object_lighting:
+        latents[:, 3:] = latents[0, 3:]
+    return synth.render_views(parts, latents, 64), latents
+
+
+def generate(args) -> None:
+    jobs = [(b, i) for b in range(CLASSES) for i in range(OBJECTS)]
+    render = partial(_render, scale=tuple(args.rotation_scale), per_object_lighting=args.per_object_lighting)
+    with ProcessPoolExecutor(2, initializer=_patch_worker, initargs=(args.paint,)) as pool:
+        out = list(pool.map(render, jobs, chunksize=8))
+    np.savez(args.data, X=np.stack([x for x, _ in out]), L=np.stack([lat for _, lat in out]),
+             I=np.array([i for _, i in jobs]))
+
+
+def load(path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """uint8 views [N, V, 3, H, W], latents [N, V, 7], train and test object indices."""
+    d = np.load(path)
+    index = d["I"]
+    return (torch.from_numpy(d["X"]).permute(0, 1, 4, 2, 3).contiguous(), torch.from_numpy(d["L"]).float(),
+            torch.from_numpy(np.flatnonzero(index < TRAIN_OBJECTS)),
+            torch.from_numpy(np.flatnonzero(index >= TRAIN_OBJECTS)))
+
+
+# ------------------------------------------------------------------ probes
+
+def _ridge_r2(x_train, y_train, x_test, y_test) -> tuple[float, list[float]]:
+    mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
+    pred = Ridge(10.0).fit(((x_train - mu) / sd).numpy(), y_train.numpy()).predict(((x_test - mu) / sd).numpy())
+    return r2_score(y_test, pred), [round(r2_score(y_test[:, k], pred[:, k]), 2) for k in range(y_test.shape[1])]
+
+
+def rotation_r2(name: str, feats: torch.Tensor, latents: torch.Tensor, train: torch.Tensor, test: torch.Tensor):
+    """Print relative-rotation (fresh pairs) and individual-rotation ridge R² of features [N, V, D]."""
+    feats, g = feats.float(), torch.Generator().manual_seed(0)
+
+    def pairs(objects, n):
+        o = objects[torch.randint(len(objects), (n,), generator=g)]
+        a, b = (torch.randint(feats.shape[1], (n,), generator=g) for _ in range(2))
+        return torch.cat([feats[o, a], feats[o, b]], 1), relative_rotation_quaternion(latents[o, a, :3],
+                                                                                     latents[o, b, :3])
+    rel, per_component = _ridge_r2(*pairs(train, 20000), *pairs(test, 5000))
+    single = [(feats[s].flatten(0, 1), euler_xyz_to_quaternion(latents[s, :, :3].flatten(0, 1))) for s in (train, test)]
+    ind, _ = _ridge_r2(*single[0], *single[1])
+    print(f"{name:28s} dim {feats.shape[-1]} rel {rel:.3f} {per_component} ind {ind:.3f}", flush=True)
+
+
+def _normalised(views: torch.Tensor) -> torch.Tensor:
+    shape = (1,) * (views.dim() - 3) + (3, 1, 1)
+    return (views.float() / 255 - torch.tensor(MEAN).view(shape)) / torch.tensor(STD).view(shape)
+
+
+@torch.no_grad()
+def encode(encoder, views: torch.Tensor) -> torch.Tensor:
+    flat = _normalised(views.flatten(0, 1))
+    return torch.cat([encoder(flat[i:i + 500]) for i in range(0, len(flat), 500)]).view(*views.shape[:2], -1)
+
+
+def features(args) -> None:
+    views, latents, train, test = load(args.data)
+    raw = torch.nn.functional.avg_pool2d(views.flatten(0, 1).float() / 255, 4).view(*views.shape[:2], -1)
+    rotation_r2("raw 16x16 pixels", raw, latents, train, test)
+    torch.manual_seed(0)
+    rotation_r2(f"random width-{args.width} ResNet-18", encode(build_encoder(width=args.width).eval(), views),
+                latents, train, test)
+
+
+# ------------------------------------------------------------------ training
+
+def _sequences(views, latents, objects, batch: int, m_tr: int, g: torch.Generator) -> SequenceBatch:
+    o = objects[torch.randint(len(objects), (batch,), generator=g)]
+    v = torch.stack([torch.randperm(views.shape[1], generator=g)[:m_tr + 1] for _ in range(batch)])
+    lat = latents[o[:, None], v]
+    return SequenceBatch(views=_normalised(views[o[:, None], v]), actions=relative_actions(lat, "rotation"),
+                         labels=torch.zeros(batch, dtype=torch.long), latents=lat)
+
+
+@torch.no_grad()
+def action_reliance(model, views, latents, objects, m_tr: int) -> tuple[float, float]:
+    """Mean held-out loss with the true a_M and with a_M shuffled across the batch (8 batches of 64)."""
+    g, losses = torch.Generator().manual_seed(1), np.zeros(2)
+    for _ in range(8):
+        b = _sequences(views, latents, objects, 64, m_tr, g)
+        shuffled = torch.cat([b.actions[:, :-1], b.actions[torch.randperm(64, generator=g), -1:]], 1)
+        for k, actions in enumerate((b.actions, shuffled)):
+            losses[k] += model.training_loss(SequenceBatch(b.views, actions, b.labels, b.latents))[0].item() / 8
+    return tuple(losses)
+
+
+def train(args) -> None:
+    torch.manual_seed(args.seed)
+    views, latents, train_objects, test_objects = load(args.data)
+    conditioned = not args.no_action
+    model = SeqJEPA(MethodContext(action_dim=4, encoder_width=args.width, m_tr=args.m_tr),
+                    SeqJEPAParams(condition_transformer=conditioned, condition_predictor=conditioned,
+                                  ema_base=args.ema))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
+    g, started = torch.Generator().manual_seed(args.seed), time.time()
+    for step in range(args.steps + 1):
+        if step % args.eval_every == 0:
+            model.eval()
+            if conditioned:
+                print("held-out loss, true a_M %.4f, shuffled a_M %.4f" % action_reliance(
+                    model, views, latents, train_objects, args.m_tr), flush=True)
+            rotation_r2(f"{'action' if conditioned else 'no action'} step {step} ({time.time() - started:.0f} s)",
+                        encode(model.encoder, views), latents, train_objects, test_objects)
+            model.train()
+        if step == args.steps:
+            break
+        for group in opt.param_groups:
+            group["lr"] = args.lr * min(1, (step + 1) / 20) * 0.5 * (1 + np.cos(np.pi * step / args.steps))
+        loss, _ = model.training_loss(_sequences(views, latents, train_objects, 32, args.m_tr, g))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.after_optimizer_step(step / args.steps)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate")
+    gen.add_argument("--rotation-scale", type=float, nargs=3, default=[0.333, 0.333, 1.0])
+    gen.add_argument("--paint", type=float, default=0.0, help="weight of the normal colour in the albedo, 0..1")
+    gen.add_argument("--per-object-lighting", action="store_true")
+    feat = sub.add_parser("features")
+    feat.add_argument("--width", type=int, default=16)
+    tr = sub.add_parser("train")
+    tr.add_argument("--no-action", action="store_true")
+    tr.add_argument("--steps", type=int, default=600)
+    tr.add_argument("--lr", type=float, default=4e-4)
+    tr.add_argument("--width", type=int, default=16)
+    tr.add_argument("--ema", type=float, default=0.996)
+    tr.add_argument("--m-tr", type=int, default=3)
+    tr.add_argument("--eval-every", type=int, default=200)
+    tr.add_argument("--seed", type=int, default=0)
+    for p in (gen, feat, tr):
+        p.add_argument("data", help=".npz of views and latents")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    {"generate": generate, "features": features, "train": train}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
