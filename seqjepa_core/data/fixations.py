@@ -34,7 +34,7 @@ def inverse_cdf(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     (float64, each with positive mass) and uniforms u [B] in [0, 1); never a zero-weight pixel.
 
     Two levels (row totals, then the chosen row) instead of one cumsum over all H*W pixels: the same pixel
-    in exact arithmetic, at a tenth of the cost.
+    in exact arithmetic, with cumsums over H + W entries instead of H * W.
     """
     b, h, w = p.shape
     row_cdf = p.sum(2).cumsum(1)                                             # [B, H]
@@ -176,8 +176,8 @@ class FixationSampler:
         o = self.options
         u = torch.rand(images.shape[0], num_views, generator=generator, device=images.device, dtype=torch.float64)
         h, w = saliency.shape[-2:]
-        # On the CPU, blocks of CPU_BLOCK images keep the working set in cache (measured: 3x faster per
-        # image than one 256-image block); a GPU takes the whole batch at once.
+        # On the CPU, blocks of CPU_BLOCK images keep the working set in cache (2-3x faster per image than
+        # one 256-image block: bench/bench_fixations.py); a GPU takes the whole batch at once.
         step = images.shape[0] if images.is_cuda else CPU_BLOCK
         views, centres = [], []
         for i in range(0, images.shape[0], step):

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from seqjepa_core.data.batch import SequenceBatch
-from seqjepa_core.data.fixations import (FixationSampler, relative_positions)
+from seqjepa_core.data.fixations import FixationSampler, relative_positions
 from seqjepa_core.data.saccade_options import SaccadeOptions, parse_saccade_options
+from seqjepa_core.data.threedie import load_index, write_index  # noqa: F401  (index files as 3DIEBench's)
 
 IMAGE_SIZE = 96
 CHANNELS = 3
@@ -141,10 +142,6 @@ def build_index(root: str | os.PathLike, saliency_root: str | os.PathLike, split
     return {"labels": labels, "images_file": np.array(str(img_file.resolve())),
             "saliency_file": np.array(str(sal_file.resolve())), "image_size": np.array(image_size),
             "split": np.array(split)}
-
-
-# The index files are written and read like 3DIEBench's.
-from seqjepa_core.data.threedie import load_index, write_index  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------------------------- data

@@ -54,14 +54,14 @@ def disc_centres(rng: np.random.Generator, n: int, size: int, radius: float) -> 
 def render(rng: np.random.Generator, label: int, size: int, radius: float,
            discs_per_colour: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """One upright image [3, size, size] in [0, 1] and its saliency map [size, size] (sums to 1)."""
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    rows, cols = yy / (size - 1), xx / (size - 1)
     image = np.full((3, size, size), 0.5, np.float32)
     colours = list(CLASS_PAIRS[label])
     rng.shuffle(colours)
     colours = [c for c in colours for _ in range(discs_per_colour)]
     centres = disc_centres(rng, len(colours), size, radius)
     saliency = np.full((size, size), 1e-3, np.float32)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     for (cy, cx), colour in zip(centres, colours):
         d2 = (yy - cy) ** 2 + (xx - cx) ** 2
         disc = d2 <= radius ** 2

@@ -70,9 +70,8 @@ class SaccadeSampler:
         self.sampler = FixationSampler(patch_opts, self.train.image_size, MEAN, STD)
         self.path_m = list(ctx.run.probe.path_m_val) if ctx.method.aggregates_sequences else []
         self.num_views = max([ctx.num_views, *(m + 1 for m in self.path_m)])
-        self.full = ({d: full_image_features(ctx.method, d, FixationSampler(opts, d.image_size, MEAN, STD),
-                                             ctx.device, ctx.batch_size) for d in (self.train, self.test_split)}
-                     if full else {})
+        self.full = ({d: full_image_features(ctx.method, d, self.sampler, ctx.device, ctx.batch_size)
+                      for d in (self.train, self.test_split)} if full else {})
         self._test: Features | None = None
 
     def _draw(self, data: SaccadeImages, epoch: int) -> Features:
