@@ -34,6 +34,13 @@ def transfer_saliency_ready(name):
     return []
 
 
+def index_options(t, split, classes):
+    """index_imagenet's optional flags: stored map size, the training subset, the training split's classes."""
+    return " ".join(([f"--saliency-size {t.saliency_size}"] if t.saliency_size else [])
+                    + ([f"--per-class {t.train_per_class}"] if t.train_per_class and split == "train" else [])
+                    + ([f"--classes-from {classes}"] if classes else []))
+
+
 def transfer_probes(name):
     return [f"{RESULTS}/transfer/{name}/patch{p}/probe.json" for p in CFG.transfer[name].patch_sizes]
 
@@ -47,7 +54,7 @@ for _name, _t in CFG.transfer.items():
 
         rule:
             name:
-                f"download_salmap_{CFG.transfer[_name].dataset}"
+                f"download_salmap_{_t.dataset}"
             localrule: True
             output:
                 f"{_t.saliency_root}/.complete",
@@ -78,11 +85,7 @@ rule index_imagenet:
         split="train|val",
     params:
         t=lambda w: CFG.transfer[w.transfer],
-        options=lambda w, input: " ".join(
-            ([f"--saliency-size {CFG.transfer[w.transfer].saliency_size}"] if CFG.transfer[w.transfer].saliency_size else [])
-            + ([f"--per-class {CFG.transfer[w.transfer].train_per_class}"]
-               if CFG.transfer[w.transfer].train_per_class and w.split == "train" else [])
-            + ([f"--classes-from {input.classes}"] if input.classes else [])),
+        options=lambda w, input: index_options(CFG.transfer[w.transfer], w.split, input.classes),
     log:
         f"{RESULTS}/logs/transfer/{{transfer}}/index_{{split}}.log",
     benchmark:

@@ -43,6 +43,12 @@ _SIE_RAW = f"https://raw.githubusercontent.com/facebookresearch/SIE/{SIE_COMMIT}
 OOD_REVISION = "dcee90c"
 
 
+def is_npy(path: str | os.PathLike) -> bool:
+    """Whether ``path`` starts with numpy's magic (reads 6 bytes, not the file: maps reach GBs)."""
+    with open(path, "rb") as f:
+        return f.read(6) == b"\x93NUMPY"
+
+
 class DownloadError(RuntimeError):
     """A download/verification/extraction failed; the message names the URL and the file."""
 
@@ -69,12 +75,6 @@ def file_digests(path: str | os.PathLike, algos: Sequence[str] = ("sha256",), ch
             for h in hs.values():
                 h.update(block)
     return {a: h.hexdigest() for a, h in hs.items()}
-
-
-def is_npy(path: str | os.PathLike) -> bool:
-    """Whether `path` starts with the .npy magic (not, e.g., an HTML error page of a proxy); reads 6 bytes."""
-    with open(path, "rb") as f:
-        return f.read(6) == b"\x93NUMPY"
 
 
 def _verify(path: Path, url: str, shown: Path, expected_size: int | None, sha256: str | None, md5: str | None) -> None:
@@ -542,7 +542,7 @@ def fetch(source_name: str, dest_root: str | os.PathLike, *, url_overrides: Mapp
             kind = archive_kind(f.filename)
         except ValueError:
             path = download_url(url, root / f.filename, **kw)
-            if path.suffix == ".npy" and not is_npy(path):
+            if path.suffix == ".npy" and not is_npy(path):  # e.g. an HTML error page
                 path.unlink()
                 raise DownloadError(f"{url} -> {path} is not a .npy file (removed)") from None
             continue
@@ -610,7 +610,7 @@ def fetch_salmap_stl10(dest: str | os.PathLike, revision: str = "main", endpoint
     files = hf_cached_files(SALMAP_STL10_REPO, [f"{s}/saliency_{s}.npy" for s in splits], dest,
                             revision=revision, endpoint=endpoint)
     for f in files:
-        if not is_npy(f):
+        if not is_npy(f):  # e.g. an HTML error page of a proxy
             raise DownloadError(f"{f}: not a .npy file (from {SALMAP_STL10_REPO}@{revision})")
     write_marker(dest, {"repo": f"datasets/{SALMAP_STL10_REPO}", "revision": revision,
                         "commit": sorted(set(files.values())),
@@ -639,9 +639,8 @@ def fetch_salmap_imagenet(dest: str | os.PathLike, revision: str = "main",
         raise DownloadError(f"dataset {repo_id}@{revision}: no .npy saliency maps match {list(patterns)} "
                             f"(got {len(files)} other files) -> {dest}")
     for f in maps:
-        with open(f, "rb") as fh:
-            if fh.read(6) != b"\x93NUMPY":  # e.g. an HTML error page of a proxy
-                raise DownloadError(f"{f}: not a .npy file (from {repo_id}@{revision})")
+        if not is_npy(f):  # e.g. an HTML error page of a proxy
+            raise DownloadError(f"{f}: not a .npy file (from {repo_id}@{revision})")
     write_marker(dest, {"repo": f"datasets/{repo_id}", "revision": revision, "commit": commit,
                         "patterns": list(patterns), "maps": len(maps)})
     return dest

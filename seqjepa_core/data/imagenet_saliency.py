@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torchvision.transforms.v2 import functional as TF
 
 from seqjepa_core.data.threedie import DatasetFileError, load_index, write_index  # noqa: F401 (npz indices)
 
@@ -167,8 +167,7 @@ def decode_rgb(path: str) -> torch.Tensor:
 def resize_image(image: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 [3, H, W] -> uint8 [3, size, size]: bilinear with antialiasing (PIL's resize), aspect not kept
     (the paper resizes images and maps to 224 x 224)."""
-    out = F.interpolate(image[None].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return out[0].round_().clamp_(0, 255).to(torch.uint8)
+    return TF.resize(image, [size, size], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
 
 
 def resize_saliency(sal: np.ndarray, size: int, where: str) -> torch.Tensor:
@@ -177,7 +176,7 @@ def resize_saliency(sal: np.ndarray, size: int, where: str) -> torch.Tensor:
     m = torch.from_numpy(np.array(sal, dtype=np.float32))  # a writable copy of the memory map
     if not torch.isfinite(m).all() or (m < 0).any():
         raise DatasetFileError(f"{where}: saliency map has negative or non-finite values")
-    m = F.interpolate(m[None, None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0, 0]
+    m = TF.resize(m[None], [size, size], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)[0]
     total = m.sum()
     if total <= 0:
         raise DatasetFileError(f"{where}: saliency map has no mass")

@@ -12,6 +12,7 @@ are the STL-10 sampler's; only the splits and how a draw reads them differ.
 from __future__ import annotations
 
 import torch
+from tqdm import tqdm
 
 from seqjepa_core.data.fixations import FixationSampler
 from seqjepa_core.data.imagenet_saliency import MEAN, STD, SaliencyImageFolder, loader
@@ -39,8 +40,10 @@ class TransferSampler(SaccadeSampler):
         """One fixation sequence per image of ``data``: a pure function of (checkpoint, seed, epoch)."""
         c = self.ctx
         parts: dict[str, list[torch.Tensor]] = {}
-        for step, (images, saliency, labels) in enumerate(loader(data, c.batch_size, c.run.train.num_workers,
-                                                                 c.device)):
+        batches = loader(data, c.batch_size, c.run.train.num_workers, c.device)
+        # an epoch over ImageNet train takes hours: show its batches
+        for step, (images, saliency, labels) in enumerate(tqdm(batches, desc=f"draw {epoch}", unit="batch",
+                                                               leave=False)):
             batch = self.sampler.batch(images.to(c.device, non_blocking=True),
                                        saliency.to(c.device, non_blocking=True), labels.to(c.device),
                                        self.num_views, batch_generator(c.device, c.seed, epoch, step))
