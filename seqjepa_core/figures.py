@@ -16,6 +16,13 @@ from matplotlib.transforms import Bbox  # noqa: E402
 
 from seqjepa_core.io import atomic_path  # noqa: E402
 
+
+def save_png(fig, out_png: str | os.PathLike, dpi: int = 150) -> None:
+    """Write ``fig`` to ``out_png`` atomically and free it."""
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+
 FAMILY_COLORS = {"invariant": "#1f77b4", "equivariant": "#ff7f0e", "invariant-equivariant": "#d62728"}
 AXIS_LABELS = {"top1": "Top-1 accuracy (%)", "rel_rot_r2": "Relative rotation R²",
                "indiv_rot_r2": "Individual rotation R²", "color_r2": "Colour R²"}
@@ -100,9 +107,7 @@ def tradeoff_figure(table_df: pd.DataFrame, out_png: str | os.PathLike, x: str =
     ax.margins(x=0.12, y=0.08)  # room for the labels right of the points
     fig.tight_layout()
     _place_labels(ax, labels, points)
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=160, format="png")
-    plt.close(fig)
+    save_png(fig, out_png, dpi=160)
 
 
 def _grid(table_df: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -137,6 +142,4 @@ def heatmap_figure(panels: list[pd.DataFrame], out_png: str | os.PathLike, metri
     title = title or f"{AXIS_LABELS.get(metric, metric)} of the linear probe on z_AGG (paper in brackets)"
     fig.suptitle(textwrap.fill(title, 70), fontsize=10)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=160, format="png")
-    plt.close(fig)
+    save_png(fig, out_png, dpi=160)

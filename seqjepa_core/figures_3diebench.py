@@ -17,16 +17,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from seqjepa_core.io import atomic_path  # noqa: E402
+from seqjepa_core.figures import save_png  # noqa: E402
 from seqjepa_core.path_integration import CONDITIONS  # noqa: E402
 
 
 
 def _save(fig, out_png: str | os.PathLike) -> None:
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
-    plt.close(fig)
+    save_png(fig, out_png)
 
 
 def _grid(long: pd.DataFrame, metric: str) -> pd.DataFrame:

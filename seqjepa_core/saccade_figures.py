@@ -4,7 +4,6 @@ a Fig. 2b-style sheet of images, saliency maps, fixations in order and the patch
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 
 import matplotlib
@@ -13,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from seqjepa_core.io import atomic_path  # noqa: E402
+from seqjepa_core.figures import save_png  # noqa: E402
 from seqjepa_core.path_integration import CONDITIONS, path_metric  # noqa: E402
 from seqjepa_core.tables import load_paper_numbers  # noqa: E402
 
@@ -26,12 +25,6 @@ def _load(paths) -> list[dict]:
         with open(p) as f:
             out.append(json.load(f))
     return out
-
-
-def _save(fig, out_png: str | os.PathLike) -> None:
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
-    plt.close(fig)
 
 
 def heatmap_grid(results: list[dict]) -> tuple[list[int], list[int], np.ndarray]:
@@ -67,7 +60,7 @@ def heatmap_figure(inputs, out_png, spec: dict) -> None:
     axes[0].set_ylabel("M_val")
     fig.suptitle("STL-10 saccades: linear top-1 (%) on z_AGG", fontsize=10)
     fig.tight_layout()
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def path_curves(results: list[dict]) -> dict[str, dict[int, list[float]]]:
@@ -100,7 +93,7 @@ def path_integration_figure(inputs, out_png, spec: dict) -> None:
     ax.legend(fontsize=6.5, frameon=False)
     ax.grid(alpha=0.25)
     fig.tight_layout()
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def fixations_figure(inputs, out_png, spec: dict, images: int = 4, fixations: int = 5, seed: int = 0) -> None:
@@ -139,7 +132,7 @@ def fixations_figure(inputs, out_png, spec: dict, images: int = 4, fixations: in
     fig.suptitle(f"fixations: {opts.fixations}, IoR {opts.ior} r={opts.ior_radius}, "
                  f"{opts.patch_size}px patches ({opts.patch_convention})", fontsize=8)
     fig.tight_layout()
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 FIGURES = {"heatmap": heatmap_figure, "path_integration": path_integration_figure, "fixations": fixations_figure}

@@ -98,6 +98,8 @@ def transfer_figure(table_csv: str | os.PathLike, out_png: str | os.PathLike, ti
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from seqjepa_core.figures import save_png
+
     df = pd.read_csv(table_csv)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for i, (patch, sub) in enumerate(df.groupby("patch_size")):
@@ -111,6 +113,4 @@ def transfer_figure(table_csv: str | os.PathLike, out_png: str | os.PathLike, ti
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
-    plt.close(fig)
+    save_png(fig, out_png)

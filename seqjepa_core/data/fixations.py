@@ -176,7 +176,7 @@ class FixationSampler:
         o = self.options
         u = torch.rand(images.shape[0], num_views, generator=generator, device=images.device, dtype=torch.float64)
         h, w = saliency.shape[-2:]
-        # On the CPU, blocks of CPU_BLOCK images keep the working set in cache (2-3x faster per image than
+        # On the CPU, blocks of CPU_BLOCK images keep the working set in cache (1.5-3x faster per image than
         # one 256-image block: bench/bench_fixations.py); a GPU takes the whole batch at once.
         step = images.shape[0] if images.is_cuda else CPU_BLOCK
         views, centres = [], []
