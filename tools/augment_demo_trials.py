@@ -5,7 +5,8 @@ the DAG; minutes per trial.
 
     python tools/augment_demo_trials.py generate OUT_DIR [--dataset cifar100] [--generator demo]
     python tools/augment_demo_trials.py run [--dataset cifar100] [--generator demo] [--epochs 60] [--batch-size 16]
-        [--action-norm raw] [--cifar-stem 1] [--width 8] [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
+        [--lr 1e-3] [--probe-epochs 60] [--action-norm raw] [--cifar-stem 1] [--width 8]
+        [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
 
 Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's run of
 ``<dataset>/seqjepa/<variant>``); the options override them. ``--epochs`` leaves the random encoder
@@ -152,7 +153,12 @@ def demo_run(dataset: str, variant: str, args):
         train = dataclasses.replace(train, epochs=args.epochs)
     if args.batch_size is not None:
         train = dataclasses.replace(train, batch_size=args.batch_size)
-    run = dataclasses.replace(run, train=train, img_size=SIZES[dataset])
+    if args.lr is not None:
+        train = dataclasses.replace(train, lr=args.lr)
+    probe = run.probe
+    if args.probe_epochs is not None:
+        probe = dataclasses.replace(probe, epochs=args.probe_epochs, linear_epochs=args.probe_epochs)
+    run = dataclasses.replace(run, train=train, probe=probe, img_size=SIZES[dataset])
     if args.width is not None:
         run = dataclasses.replace(run, encoder_width=args.width)
     if args.action_norm is not None:
@@ -198,6 +204,8 @@ def main(argv=None) -> None:
     r.add_argument("--variants", default="mtr2-random,mtr2-noact,mtr2", help="comma-separated seqjepa variants")
     r.add_argument("--epochs", type=int, default=None, help="pretraining epochs (demo config if unset)")
     r.add_argument("--batch-size", type=int, default=None, help="pretraining batch (demo config if unset)")
+    r.add_argument("--lr", type=float, default=None, help="pretraining learning rate (demo config if unset)")
+    r.add_argument("--probe-epochs", type=int, default=None, help="epochs of the MLP and linear probes")
     r.add_argument("--width", type=int, default=None, help="encoder width (demo: 16)")
     r.add_argument("--action-norm", choices=("sequence_l2", "raw"), default=None,
                    help="augmentation actions: sequence_l2 (official) or raw differences")
