@@ -169,8 +169,10 @@ def demo_run(dataset: str, variant: str, args):
 
 
 def _summary(metrics: list[dict]) -> dict:
+    """``top1@<M_val>`` on z_AGG, ``top1_res`` on the encoder output, ``<group>_r2``; 3 decimals."""
     def key(m):
-        return m["metric"] + (f"@{m['m_val']}" if m["m_val"] else "") + ("_res" if m["representation"] == "encoder" else "")
+        encoder = "_res" if m["representation"] == "encoder" else ""
+        return m["metric"] + (f"@{m['m_val']}" if m["m_val"] else "") + encoder
     return {key(m): round(m["value"], 3) for m in metrics}
 
 
