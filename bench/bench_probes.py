@@ -25,6 +25,7 @@ import yaml
 from seqjepa_core.config import load_config, merge_configs
 from seqjepa_core.data.synthetic_3diebench import generate
 from seqjepa_core.data.threedie import build_index, write_index
+from seqjepa_core.evaluate import PROBE_SEED_OFFSET
 from seqjepa_core.methods import MethodContext, build_method
 from seqjepa_core.probe_samplers import ProbeContext
 from seqjepa_core.probe_samplers.threedie import BankSampler, reencoding_sampler
@@ -73,7 +74,7 @@ def main() -> None:
         torch.manual_seed(0)
         method = build_method("seqjepa", MethodContext(action_dim=4, encoder_width=run.encoder_width, m_tr=run.m_tr))
         method.eval().requires_grad_(False)
-        ctx = ProbeContext(method, run, train, test, root, torch.device("cpu"), seed=10_000)
+        ctx = ProbeContext(method, run, train, test, root, torch.device("cpu"), seed=run.seed + PROBE_SEED_OFFSET)
         specs = get_probe_specs("3diebench", run.actions)
         results = {}
         for name, make in (("per-draw re-encoding", reencoding_sampler), ("feature bank", BankSampler)):

@@ -29,5 +29,4 @@ rule probe:
     shell:
         "{PYTHON} {SCRIPTS}/probe.py --checkpoint {input.checkpoint} --train-index {input.train_index} "
         "--test-index {input.test_index} --root {params.root} --out {output.json} --heads-out {output.heads} "
-        "--device {params.device} "
-        "--threads {threads} > {log} 2>&1"
+        "--device {params.device} --threads {threads} > {log} 2>&1"

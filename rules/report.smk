@@ -22,11 +22,17 @@ rule report_table:
         "--description 'experiment {params.experiment}; paper numbers from {params.paper_tables}' > {log} 2>&1"
 
 
+def trained_run_probes(experiment):
+    """The probe.json of the experiment's trained runs that `all` makes anyway (the set built once, not per run)."""
+    made = probes_in_all()
+    return [p for d in trained_run_dirs(experiment) if (p := f"{d}/probe.json") in made]
+
+
 rule training_curves:
     localrule: True
     input:
         metrics=lambda w: [f"{d}/metrics.csv" for d in trained_run_dirs(w.experiment)],
-        probes=lambda w: [p for d in trained_run_dirs(w.experiment) if (p := f"{d}/probe.json") in probes_in_all()],
+        probes=lambda w: trained_run_probes(w.experiment),
     output:
         report(f"{RESULTS}/figures/training/{{experiment}}.png", caption="../report/training.rst",
                category=lambda w: experiment_category(w.experiment), subcategory="training",

@@ -110,8 +110,17 @@ def analysis_m_val(kind, w):
     return " ".join(str(m) for m in sorted({m for a in reading_analyses(kind, w) for m in a.m_val}))
 
 
-def eval_resources(w):
-    return CFG.job_resources(w.experiment, "probe")
+# every per-run evaluation job here asks for what the run's probe job asks (rules/probe.smk)
+def eval_threads(w):
+    return max(1, probe_resources(w).gpus) * probe_resources(w).cpus_per_gpu
+
+
+EVAL_RESOURCES = dict(
+    gpu=lambda w: min(probe_resources(w).gpus, 1),
+    cpus_per_gpu=lambda w: probe_resources(w).cpus_per_gpu if probe_resources(w).gpus else 0,
+    mem_mb=lambda w: probe_resources(w).mem_mb,
+    runtime=lambda w: probe_resources(w).runtime,
+)
 
 
 rule retrieval:
@@ -129,12 +138,9 @@ rule retrieval:
         f"{RESULTS}/logs/retrieval/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/retrieval/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: lambda w: max(1, eval_resources(w).gpus) * eval_resources(w).cpus_per_gpu
+    threads: eval_threads
     resources:
-        gpu=lambda w: min(eval_resources(w).gpus, 1),
-        cpus_per_gpu=lambda w: eval_resources(w).cpus_per_gpu if eval_resources(w).gpus else 0,
-        mem_mb=lambda w: eval_resources(w).mem_mb,
-        runtime=lambda w: eval_resources(w).runtime,
+        **EVAL_RESOURCES,
     conda:
         CONDA_ENV
     shell:
@@ -157,12 +163,9 @@ rule ood:
         f"{RESULTS}/logs/ood/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/ood/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: lambda w: max(1, eval_resources(w).gpus) * eval_resources(w).cpus_per_gpu
+    threads: eval_threads
     resources:
-        gpu=lambda w: min(eval_resources(w).gpus, 1),
-        cpus_per_gpu=lambda w: eval_resources(w).cpus_per_gpu if eval_resources(w).gpus else 0,
-        mem_mb=lambda w: eval_resources(w).mem_mb,
-        runtime=lambda w: eval_resources(w).runtime,
+        **EVAL_RESOURCES,
     conda:
         CONDA_ENV
     shell:
@@ -187,12 +190,9 @@ rule path_integration:
         f"{RESULTS}/logs/path_integration/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/path_integration/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: lambda w: max(1, eval_resources(w).gpus) * eval_resources(w).cpus_per_gpu
+    threads: eval_threads
     resources:
-        gpu=lambda w: min(eval_resources(w).gpus, 1),
-        cpus_per_gpu=lambda w: eval_resources(w).cpus_per_gpu if eval_resources(w).gpus else 0,
-        mem_mb=lambda w: eval_resources(w).mem_mb,
-        runtime=lambda w: eval_resources(w).runtime,
+        **EVAL_RESOURCES,
     conda:
         CONDA_ENV
     shell:
@@ -216,12 +216,9 @@ rule probe_seq_length:
         f"{RESULTS}/logs/probe_seq_length/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/probe_seq_length/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: lambda w: max(1, eval_resources(w).gpus) * eval_resources(w).cpus_per_gpu
+    threads: eval_threads
     resources:
-        gpu=lambda w: min(eval_resources(w).gpus, 1),
-        cpus_per_gpu=lambda w: eval_resources(w).cpus_per_gpu if eval_resources(w).gpus else 0,
-        mem_mb=lambda w: eval_resources(w).mem_mb,
-        runtime=lambda w: eval_resources(w).runtime,
+        **EVAL_RESOURCES,
     conda:
         CONDA_ENV
     shell:

@@ -18,7 +18,7 @@ import torch
 from seqjepa_core.data.loading import BatchStream, DataSpec, build_dataset
 from seqjepa_core.data.threedie import load_index
 from seqjepa_core.evaluate import PROBE_SEED_OFFSET, load_frozen, run_record
-from seqjepa_core.geometry import compose_quaternions
+from seqjepa_core.geometry import compose_quaternions, euler_xyz_to_quaternion
 from seqjepa_core.io import atomic_write_json
 from seqjepa_core.path_integration import CONDITIONS, path_features, path_key, path_metric, supports_path_integration
 from seqjepa_core.probe_samplers import Features, ProbeContext
@@ -199,7 +199,6 @@ def nearest_neighbour_grid(checkpoints: dict[str, str], index: str, root: str, o
 
 def _rotation_angle(latents: torch.Tensor) -> np.ndarray:
     """Angle (rad) of each view's rotation from the canonical pose: 2 acos|w| of its quaternion."""
-    from seqjepa_core.geometry import euler_xyz_to_quaternion
     w = euler_xyz_to_quaternion(latents[..., :3].double())[..., 3].abs().clamp(max=1.0)
     return (2 * torch.acos(w)).cpu().numpy()
 

@@ -71,6 +71,12 @@ def file_digests(path: str | os.PathLike, algos: Sequence[str] = ("sha256",), ch
     return {a: h.hexdigest() for a, h in hs.items()}
 
 
+def is_npy(path: str | os.PathLike) -> bool:
+    """Whether `path` starts with the .npy magic (not, e.g., an HTML error page of a proxy); reads 6 bytes."""
+    with open(path, "rb") as f:
+        return f.read(6) == b"\x93NUMPY"
+
+
 def _verify(path: Path, url: str, shown: Path, expected_size: int | None, sha256: str | None, md5: str | None) -> None:
     size = path.stat().st_size
     if expected_size is not None and size != expected_size:
@@ -536,7 +542,7 @@ def fetch(source_name: str, dest_root: str | os.PathLike, *, url_overrides: Mapp
             kind = archive_kind(f.filename)
         except ValueError:
             path = download_url(url, root / f.filename, **kw)
-            if path.suffix == ".npy" and path.read_bytes()[:6] != b"\x93NUMPY":  # e.g. an HTML error page
+            if path.suffix == ".npy" and not is_npy(path):
                 path.unlink()
                 raise DownloadError(f"{url} -> {path} is not a .npy file (removed)") from None
             continue
@@ -604,7 +610,7 @@ def fetch_salmap_stl10(dest: str | os.PathLike, revision: str = "main", endpoint
     files = hf_cached_files(SALMAP_STL10_REPO, [f"{s}/saliency_{s}.npy" for s in splits], dest,
                             revision=revision, endpoint=endpoint)
     for f in files:
-        if f.read_bytes()[:6] != b"\x93NUMPY":  # e.g. an HTML error page of a proxy
+        if not is_npy(f):
             raise DownloadError(f"{f}: not a .npy file (from {SALMAP_STL10_REPO}@{revision})")
     write_marker(dest, {"repo": f"datasets/{SALMAP_STL10_REPO}", "revision": revision,
                         "commit": sorted(set(files.values())),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -21,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from seqjepa_core.io import atomic_write_text
 from seqjepa_core.tables import metric_digits, metric_names, read_table
 
 METRIC_LABELS = {"top1": "Top-1 (%)", "rel_rot_r2": "Rel. rotation R²", "indiv_rot_r2": "Indiv. rotation R²",
@@ -195,12 +193,3 @@ def provenance_page(config: dict, git: dict, packages: dict, runs: Sequence[tupl
               "<h2>Resolved configuration</h2>",
               f"<pre>{html.escape(yaml.safe_dump(config, sort_keys=False))}</pre>"]
     return page("Provenance", "\n".join(parts))
-
-
-def write_page(text: str, path: str | os.PathLike) -> None:
-    atomic_write_text(text, path)
-
-
-def read_json(path: str | os.PathLike) -> dict:
-    with open(path) as f:
-        return json.load(f)

@@ -152,6 +152,11 @@ def _gets(state: ServerState) -> list[tuple[str, str, str | None]]:
     return [r for r in state.requests if r[0] == "GET"]
 
 
+def _asked(state: ServerState) -> set[tuple[str, str]]:
+    """Every (method, path) the stand-in has been asked for so far."""
+    return {(m, p) for m, p, _ in state.requests}
+
+
 # --------------------------------------------------------------------------- download_url
 
 
@@ -440,6 +445,13 @@ def hf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.setattr(c, name, value)
 
 
+def _go_offline(monkeypatch: pytest.MonkeyPatch, offline: bool = True) -> None:
+    """HF_HUB_OFFLINE as a user sets it; the constant too, since huggingface_hub reads the env at import."""
+    import huggingface_hub.constants as c
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", offline)
+
+
 def test_hf_download_against_local_standin(server: tuple[str, ServerState], tmp_path: Path, hf_env: None,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     base, state = server
@@ -451,7 +463,7 @@ def test_hf_download_against_local_standin(server: tuple[str, ServerState], tmp_
     got = hf_download("Hafez/salmap-stl10", tmp_path / "sal", allow_patterns="*saliency_*.npy", endpoint=base)
     assert sorted(p.name for p in got) == sorted(sal) and not (tmp_path / "sal" / "README.md").exists()
     assert all((tmp_path / "sal" / n).read_bytes() == b for n, b in sal.items())
-    paths = {(m, p) for m, p, _ in state.requests}
+    paths = _asked(state)
     assert ("GET", "/api/datasets/Hafez/salmap-stl10/revision/main") in paths
     assert ("HEAD", f"/datasets/Hafez/salmap-stl10/resolve/{COMMIT}/saliency_train.npy") in paths
 
@@ -460,7 +472,7 @@ def test_hf_download_against_local_standin(server: tuple[str, ServerState], tmp_
     [ckpt] = hf_download("Hafez/seq-JEPA", tmp_path / "ckpt", filenames="3diebench/rot_mtr3.pth", repo_type="model")
     assert ckpt == tmp_path / "ckpt" / "3diebench" / "rot_mtr3.pth"
     assert ckpt.read_bytes() == state.hf_repos[("model", "Hafez/seq-JEPA")]["3diebench/rot_mtr3.pth"]
-    assert ("HEAD", "/Hafez/seq-JEPA/resolve/main/3diebench/rot_mtr3.pth") in {(m, p) for m, p, _ in state.requests}
+    assert ("HEAD", "/Hafez/seq-JEPA/resolve/main/3diebench/rot_mtr3.pth") in _asked(state)
 
     # registry source: flat repo files land in the official loader's <split>/saliency_<split>.npy layout
     root = fetch("salmap_stl10", tmp_path / "salmap", endpoint=base)
@@ -476,9 +488,9 @@ def test_hf_resolve_commit_against_local_standin(server: tuple[str, ServerState]
     state.hf_repos[("model", "Hafez/seq-JEPA")] = {"README.md": b"m"}
     state.hf_repos[("dataset", "Hafez/salmap-stl10")] = {"README.md": b"d"}
     assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=base) == COMMIT            # a model repo by default
-    assert ("GET", "/api/models/Hafez/seq-JEPA") in {(m, p) for m, p, _ in state.requests}
+    assert ("GET", "/api/models/Hafez/seq-JEPA") in _asked(state)
     assert hf_resolve_commit("Hafez/salmap-stl10", "dataset", "v1", endpoint=base) == COMMIT
-    assert ("GET", "/api/datasets/Hafez/salmap-stl10/revision/v1") in {(m, p) for m, p, _ in state.requests}
+    assert ("GET", "/api/datasets/Hafez/salmap-stl10/revision/v1") in _asked(state)
     assert hf_resolve_commit("Hafez/seq-JEPA", endpoint=f"file://{tmp_path}") is None  # a local mirror has none
     with pytest.raises(DownloadError, match="Hafez/nope"):
         hf_resolve_commit("Hafez/nope", endpoint=base)
@@ -498,7 +510,7 @@ def test_hf_download_local_mirror_and_cli(tmp_path: Path, hf_env: None) -> None:
 
     dest = tmp_path / "cli"
     assert _script("download_hf").main(["--repo-id", "Hafez/seq-JEPA", "--repo-type", "model", "--dest", str(dest),
-                     "--pattern", "*.pth", "--endpoint", f"file://{tmp_path / 'mirror'}"]) == 0
+                                        "--pattern", "*.pth", "--endpoint", f"file://{tmp_path / 'mirror'}"]) == 0
     assert (dest / "stl10" / "pls_mtr4.pth").exists() and is_complete(dest)
 
 
@@ -516,7 +528,7 @@ def test_3diebench_ood_from_the_hub_at_the_pinned_revision_then_offline(
                                                           ".gitattributes": b"*.jpg lfs"}
     dest = tmp_path / "data" / "3DIEBench-OOD"
     root = fetch("3diebench_ood", dest, endpoint=base)
-    assert ("GET", f"/api/datasets/Hafez/3DIEBench-OOD/revision/{OOD_REVISION}") in {(m, p) for m, p, _ in state.requests}
+    assert ("GET", f"/api/datasets/Hafez/3DIEBench-OOD/revision/{OOD_REVISION}") in _asked(state)
     assert {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*_*.*")
             if ".cache" not in p.parts} == published
     assert not (root / ".gitattributes").exists() and is_complete(root)
@@ -526,16 +538,14 @@ def test_3diebench_ood_from_the_hub_at_the_pinned_revision_then_offline(
     assert index["view_ids"].tolist() == [2, 3, 4, 5] and len(index["paths"]) == 2
 
     # offline (HF_HUB_OFFLINE=1): the files already in dest are reused, nothing is requested
-    import huggingface_hub.constants as c
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    _go_offline(monkeypatch)
     (root / ".complete").unlink()
     n = len(state.requests)
     assert fetch("3diebench_ood", dest, endpoint=base) == root and is_complete(root)
     assert len(state.requests) == n
 
     # a revision from the config replaces the pinned one
-    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    _go_offline(monkeypatch, False)
     other = fetch("3diebench_ood", tmp_path / "other", endpoint=base, revision=COMMIT)
     asked = [p for _, p, _ in state.requests[n:]]
     assert not any(OOD_REVISION in p for p in asked)  # a full sha needs no resolving
@@ -649,8 +659,6 @@ def test_corrupted_archive_fails_its_md5_naming_the_file(server: tuple[str, Serv
 
 def test_stl10_saliency_at_pinned_revision_then_offline_from_cache(server: tuple[str, ServerState], tmp_path: Path,
                                                                     hf_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub.constants as c
-
     from seqjepa_core.download import fetch_salmap_stl10
     base, state = server
     sal = {f"{s}/saliency_{s}.npy": _npy(np.full((2, 1, 4, 4), i, np.float32))
@@ -667,8 +675,7 @@ def test_stl10_saliency_at_pinned_revision_then_offline_from_cache(server: tuple
     # offline, the Hub gone: the cache serves a fresh destination without a single request
     state.hf_repos.clear()
     n = len(state.requests)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    _go_offline(monkeypatch)
     root2 = fetch_salmap_stl10(tmp_path / "sal2", revision=COMMIT, endpoint=base)
     assert all((root2 / n).read_bytes() == b for n, b in sal.items()) and len(state.requests) == n
     with pytest.raises(DownloadError, match="Hafez/salmap-stl10@main:train/saliency_train.npy"):
@@ -692,12 +699,8 @@ def test_imagenet_saliency_through_hf_endpoint_at_the_resolved_commit_then_index
                  for p in (tmp_path / "published").rglob("*.npy")}
     state.hf_repos[("dataset", IMAGENET_SALIENCY_REPO)] = {**published, "README.md": b"# maps", "extra/x.npy": b"x"}
     monkeypatch.setenv("HF_ENDPOINT", base)
-    script = REPO / "workflow_scripts" / "download_salmap_imagenet.py"
-    from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location("download_salmap_imagenet", script)
-    cli = module_from_spec(spec)
-    spec.loader.exec_module(cli)  # type: ignore[union-attr]
     dest = tmp_path / "sal"
+    cli = _script("download_salmap_imagenet")
     assert cli.main(["--root", str(dest), "--pattern", "train/*", "--pattern", "val/*"]) == 0
     got = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*.npy") if ".cache" not in p.parts}
     assert got == published and len(published) == 6        # extra/ and README.md were not asked for

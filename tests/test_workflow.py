@@ -165,10 +165,10 @@ def test_lint_reports_only_the_warnings_readme_explains(configfile):
     """README's `snakemake --lint` section explains two kinds of warning; anything else is a regression."""
     res = subprocess.run(SNAKEMAKE + ["--lint", *configfile], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
-    titles = {re.sub(r"variable \w+", "variable X", m) for m in
-              re.findall(r"^\s+\* (.+?):?$", res.stdout + res.stderr, re.M)}
+    out = res.stdout + res.stderr
+    titles = {re.sub(r"variable \w+", "variable X", m) for m in re.findall(r"^\s+\* (.+?):?$", out, re.M)}
     explained = {"Shell command directly uses variable X from outside of the rule",
                  "Mixed rules and functions in same snakefile."}
     assert titles <= explained, titles - explained
-    assert re.findall(r"uses variable (\w+)", res.stdout + res.stderr) and \
-        set(re.findall(r"uses variable (\w+)", res.stdout + res.stderr)) <= {"PYTHON", "SCRIPTS"}
+    used = re.findall(r"uses variable (\w+)", out)
+    assert used and set(used) <= {"PYTHON", "SCRIPTS"}

@@ -165,12 +165,12 @@ def write_report() -> None:
         for name, status in sorted(statuses(OUT / group).items()):
             if name not in sample:
                 continue
+            mod = module_of(name)
+            group_of[mod] = group
             if status == "not checked":  # sampled, but the run was stopped before it got there
-                rows[module_of(name)]["not run"] += 1
-                group_of[module_of(name)] = group
+                rows[mod]["not run"] += 1
                 continue
-            rows[module_of(name)][status] += 1
-            group_of[module_of(name)] = group
+            rows[mod][status] += 1
             if status not in KILLED:
                 survivors.append(f"## {status}: {name}\n{mutmut(OUT / group, 'show', name).stdout}\n")
     lines = ["group\tmodule\tkilled\ttested\tsurvived\tother\tnot_run\tkilled_pct\tgroup_wall_s"]
@@ -198,11 +198,12 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown group(s) {unknown}; valid: {list(GROUPS)}")
     OUT.mkdir(parents=True, exist_ok=True)
-    if not args.report:
-        for group in args.groups or list(GROUPS):
-            run_group(group, args.sample, args.seed, args.jobs)
-            write_report()
-    write_report()
+    if args.report:
+        write_report()
+        return
+    for group in args.groups or list(GROUPS):
+        run_group(group, args.sample, args.seed, args.jobs)
+        write_report()  # after each group, so a stopped run still leaves its report
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from seqjepa_core.data.synthetic_3diebench import OOD_VIEW_IDS, generate_ood
+from seqjepa_core.io import atomic_write_text
 
 
 def main() -> None:
@@ -22,9 +22,9 @@ def main() -> None:
     root = Path(args.root)
     paths = generate_ood(root, num_classes=args.classes, objects_per_class=args.objects, image_size=args.image_size,
                          view_ids=tuple(args.view_ids), seed=args.seed, workers=args.workers)
-    tmp = root / ".complete.tmp"  # written last: its presence means every object before it is on disk
-    tmp.write_text(f"seed={args.seed} classes={args.classes} objects={len(paths)} views={args.view_ids}\n")
-    os.replace(tmp, root / ".complete")
+    # written last: its presence means every object before it is on disk
+    atomic_write_text(f"seed={args.seed} classes={args.classes} objects={len(paths)} views={args.view_ids}\n",
+                      root / ".complete")
     print(f"{len(paths)} OOD objects -> {root}")
 
 

@@ -3,7 +3,8 @@
 import argparse
 import json
 
-from seqjepa_core.report import Artefact, overview_page, write_page
+from seqjepa_core.io import atomic_write_text
+from seqjepa_core.report import Artefact, overview_page
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--artefacts-json", required=True,
@@ -11,4 +12,4 @@ p.add_argument("--artefacts-json", required=True,
 p.add_argument("--out", required=True, help="output HTML")
 args = p.parse_args()
 
-write_page(overview_page([Artefact(**a) for a in json.loads(args.artefacts_json)]), args.out)
+atomic_write_text(overview_page([Artefact(**a) for a in json.loads(args.artefacts_json)]), args.out)

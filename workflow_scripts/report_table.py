@@ -2,7 +2,8 @@
 
 import argparse
 
-from seqjepa_core.report import table_page, write_page
+from seqjepa_core.io import atomic_write_text
+from seqjepa_core.report import table_page
 from seqjepa_core.tables import read_table
 
 p = argparse.ArgumentParser(description=__doc__)
@@ -12,4 +13,4 @@ p.add_argument("--description", default="", help="one line above the table")
 p.add_argument("--out", required=True, help="output HTML")
 args = p.parse_args()
 
-write_page(table_page(read_table(args.table), args.title, args.description), args.out)
+atomic_write_text(table_page(read_table(args.table), args.title, args.description), args.out)

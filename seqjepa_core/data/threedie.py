@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from seqjepa_core.geometry import relative_rotation_quaternion
+from seqjepa_core.io import atomic_path
 
 NUM_VIEWS = 50
 LATENT_NAMES = ("rot_x", "rot_y", "rot_z", "floor_hue", "spot_theta", "spot_phi", "spot_hue")
@@ -212,12 +213,9 @@ def write_split_files(splits_dir: str | os.PathLike, split: str, paths: Sequence
             raise DatasetFileError(f"{rel}: synset {synset} is not one of the {len(synsets)} training classes")
         labels.append(index[synset])
     out = Path(splits_dir)
-    out.mkdir(parents=True, exist_ok=True)
     for name, arr in ((f"{split}_images.npy", np.array(list(paths))), (f"{split}_labels.npy", np.array(labels, np.int64))):
-        tmp = out / f".{name}.tmp"
-        with open(tmp, "wb") as f:
+        with atomic_path(out / name) as tmp, open(tmp, "wb") as f:
             np.save(f, arr)
-        os.replace(tmp, out / name)
 
 
 def build_eval_index(root: str | os.PathLike, splits_dir: str | os.PathLike, split: str, synsets: Sequence[str],
