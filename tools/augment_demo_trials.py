@@ -1,0 +1,228 @@
+"""The Table 2 (augmentations) demo trials behind README's "What moved the numbers": generate CIFAR-100 /
+Tiny ImageNet-sized archives with one of several generators, pretrain seq-JEPA with ``train.pretrain`` and
+probe it with ``evaluate.evaluate_checkpoint`` (the rules' code paths), in process, on the CPU. Not part of
+the DAG; minutes per trial.
+
+    python tools/augment_demo_trials.py generate OUT_DIR [--dataset cifar100] [--generator demo]
+    python tools/augment_demo_trials.py run [--dataset cifar100] [--generator demo] [--epochs 60] [--batch-size 16]
+        [--lr 1e-3] [--probe-epochs 60] [--action-norm raw] [--cifar-stem 1] [--width 8]
+        [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
+
+Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's run of
+``<dataset>/seqjepa/<variant>``); the options override them. ``--epochs`` leaves the random encoder
+(``mtr2-random``, 0 epochs) alone. Data: 10 classes, 40 train and 20 test images per class, 32 px (CIFAR) or
+64 px (Tiny ImageNet, JPEG quality-95 round trip as in the archive), drawn from
+``np.random.default_rng(seed + 0 | 1)``; train split first, then test. Each variant prints one line:
+``<archive> <variant> train <CPU s> probe <CPU s> {top1@M_val, top1_res, crop/jitter/blur R²}``.
+
+Generators (``--generator``):
+  demo              the demo's generator (``synthetic_images.render``): five layouts x two frequencies with
+                    position ramps and fine texture
+  demo-texture      demo + ±0.06 binary achromatic pixel texture
+  canonical-disc    a centred soft disc holding the class pattern on a fixed colour field, ±0.12 texture
+  dimmed-disc       the class pattern (random colour) over the whole image, full contrast inside a centred
+                    disc and 0.35 outside it, ±0.12 texture
+  dimmed-disc-fine  as dimmed-disc with ±0.07 texture, 0.6 outside, amplitude 0.4 and colour ramps
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from seqjepa_core.config import load_config, merge_configs  # noqa: E402
+from seqjepa_core.data.image_arrays import pack, write_packed  # noqa: E402
+from seqjepa_core.data.loading import DataSpec  # noqa: E402
+from seqjepa_core.data.synthetic_images import render as render_demo  # noqa: E402
+from seqjepa_core.evaluate import evaluate_checkpoint  # noqa: E402
+from seqjepa_core.train import pretrain  # noqa: E402
+
+CLASSES, TRAIN_PER_CLASS, TEST_PER_CLASS = 10, 40, 20
+SIZES = {"cifar100": 32, "tinyimagenet": 64}
+DATASET_SEED_OFFSET = {"cifar100": 0, "tinyimagenet": 1}
+
+
+# ------------------------------------------------------------------ generators
+
+def _grid(size: int):
+    yy, xx = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size), indexing="ij")
+    return xx, yy
+
+
+def _class_waves(labels, rng, x, y, f_lo, f_hi):
+    """One of five wave layouts (label % 5) at a low or high frequency (label // 5 % 2), random phase."""
+    n = len(labels)
+    layout, band = labels % 5, (labels // 5) % 2
+    cycles = np.where(band == 0, f_lo, f_hi) * rng.uniform(0.9, 1.1, n)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    f, ph = (2 * np.pi * cycles)[:, None, None], phase[:, None, None]
+    waves = np.stack([np.sin(f * y + ph), np.sin(f * x + ph), np.sin(f * x + ph) * np.sin(f * y + ph),
+                      np.sin(f * (x + y) / 1.4 + ph) * np.sin(f * (x - y) / 1.4 + ph),
+                      np.sin(f * np.hypot(x - 0.5, y - 0.5) * 1.5 + ph)])
+    return waves[layout, np.arange(n)]
+
+
+def _soft_disc(x, y, size, radius):
+    return np.clip((radius - np.hypot(x - 0.5, y - 0.5)) * size / 1.5 + 0.5, 0, 1)
+
+
+def _with_texture(img, amp, rng):
+    """±amp binary achromatic pixel texture (what blur removes), then uint8."""
+    img = img + amp * rng.choice([-1.0, 1.0], size=(img.shape[0], img.shape[1], img.shape[2], 1))
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def render_demo_texture(labels, size, rng, amp=0.06):
+    return _with_texture(render_demo(labels, size, rng).astype(np.float64) / 255, amp, rng)
+
+
+def render_canonical_disc(labels, size, rng, noise=0.12, radius=0.32, contrast=0.4):
+    xx, yy = _grid(size)
+    x, y = xx[None], yy[None]
+    pat = _class_waves(labels, rng, x, y, 3.0, 9.0)
+    inside = _soft_disc(x, y, size, radius)[..., None]
+    field = np.stack([0.15 + 0.7 * xx, 0.15 + 0.7 * yy, 0.85 - 0.35 * (xx + yy)], -1)[None]
+    obj = (0.5 + contrast * np.sign(pat) * np.minimum(1, 3 * np.abs(pat)))[..., None].repeat(3, -1)
+    return _with_texture(field * (1 - inside) + obj * inside, noise, rng)
+
+
+def render_dimmed_disc(labels, size, rng, noise=0.12, radius=0.3, outside=0.35, amplitude=0.35, ramps=0.0):
+    xx, yy = _grid(size)
+    x, y = xx[None], yy[None]
+    pat = _class_waves(labels, rng, x, y, 2.0, 6.0)
+    inside = _soft_disc(x, y, size, radius)[..., None]
+    colour = rng.uniform(0.2, 1.0, (len(labels), 1, 1, 3))
+    img = (0.5 + amplitude * pat[..., None] * colour) * (inside + outside * (1 - inside))
+    img[..., 0] += ramps * (xx - 0.5)
+    img[..., 2] += ramps * (yy - 0.5)
+    return _with_texture(img, noise, rng)
+
+
+GENERATORS = {
+    "demo": render_demo,
+    "demo-texture": render_demo_texture,
+    "canonical-disc": render_canonical_disc,
+    "dimmed-disc": render_dimmed_disc,
+    "dimmed-disc-fine": lambda labels, size, rng: render_dimmed_disc(labels, size, rng, noise=0.07, outside=0.6,
+                                                                     amplitude=0.4, ramps=0.25),
+}
+
+
+def _jpeg_round_trip(images: np.ndarray) -> np.ndarray:
+    out = []
+    for im in images:
+        buf = io.BytesIO()
+        Image.fromarray(im).save(buf, format="JPEG", quality=95)
+        out.append(np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+    return np.stack(out)
+
+
+def generate(out_dir: Path, dataset: str, generator: str, seed: int = 0) -> None:
+    """Write ``train.npz`` and ``test.npz`` (the packed index format the rules read) into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    size, rng = SIZES[dataset], np.random.default_rng(seed + DATASET_SEED_OFFSET[dataset])
+    for split, per_class in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
+        labels = rng.permutation(np.repeat(np.arange(CLASSES), per_class))
+        images = GENERATORS[generator](labels, size, rng)
+        if dataset == "tinyimagenet":
+            images = _jpeg_round_trip(images)
+        write_packed(pack(images, labels, [f"c{c}" for c in range(CLASSES)], split), out_dir / f"{split}.npz")
+
+
+# ------------------------------------------------------------------ trials
+
+def demo_run(dataset: str, variant: str, args):
+    """The demo's run config for ``dataset/seqjepa/variant`` with the trial's overrides."""
+    cfg = load_config(merge_configs(yaml.safe_load((ROOT / "config.yaml").read_text()),
+                                    yaml.safe_load((ROOT / "config/demo.yaml").read_text())))
+    run = cfg.run_config(dataset, "seqjepa", variant, 0)
+    train = run.train
+    if args.epochs is not None and variant != "mtr2-random":
+        train = dataclasses.replace(train, epochs=args.epochs)
+    if args.batch_size is not None:
+        train = dataclasses.replace(train, batch_size=args.batch_size)
+    if args.lr is not None:
+        train = dataclasses.replace(train, lr=args.lr)
+    probe = run.probe
+    if args.probe_epochs is not None:
+        probe = dataclasses.replace(probe, epochs=args.probe_epochs, linear_epochs=args.probe_epochs)
+    run = dataclasses.replace(run, train=train, probe=probe, img_size=SIZES[dataset])
+    if args.width is not None:
+        run = dataclasses.replace(run, encoder_width=args.width)
+    if args.action_norm is not None:
+        run = dataclasses.replace(run, action_norm=args.action_norm)
+    if args.cifar_stem is not None:
+        run = dataclasses.replace(run, cifar_stem=bool(args.cifar_stem))
+    return run
+
+
+def _summary(metrics: list[dict]) -> dict:
+    """``top1@<M_val>`` on z_AGG, ``top1_res`` on the encoder output, ``<group>_r2``; 3 decimals."""
+    def key(m):
+        encoder = "_res" if m["representation"] == "encoder" else ""
+        return m["metric"] + (f"@{m['m_val']}" if m["m_val"] else "") + encoder
+    return {key(m): round(m["value"], 3) for m in metrics}
+
+
+def run_trials(args) -> None:
+    name = f"{args.dataset}_{args.generator}"
+    data = Path(args.out or ROOT / "results/demo_trials" / name)
+    generate(data, args.dataset, args.generator, args.seed)
+    for variant in args.variants.split(","):
+        run = demo_run(args.dataset, variant, args)
+        out = data / (f"{variant}_e{run.train.epochs}_b{run.train.batch_size}_w{run.encoder_width}"
+                      f"_stem{int(run.cifar_stem)}_{run.action_norm}")
+        t0 = time.process_time()
+        ckpt = pretrain(run, DataSpec.for_run(run, str(data / "train.npz"), str(data)), out, "cpu", show_progress=False)
+        t1 = time.process_time()
+        result = evaluate_checkpoint(ckpt, data / "train.npz", data / "test.npz", str(data), out / "probe.json",
+                                     device="cpu")
+        t2 = time.process_time()
+        print(name, variant, f"train {t1 - t0:.0f}s probe {t2 - t1:.0f}s", json.dumps(_summary(result["metrics"])),
+              flush=True)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="write train.npz / test.npz only")
+    g.add_argument("out_dir", type=Path)
+    r = sub.add_parser("run", help="generate, pretrain each variant, probe it, print one line per variant")
+    r.add_argument("--out", type=Path, default=None, help="archive and run directory "
+                   "(default results/demo_trials/<dataset>_<generator>)")
+    r.add_argument("--variants", default="mtr2-random,mtr2-noact,mtr2", help="comma-separated seqjepa variants")
+    r.add_argument("--epochs", type=int, default=None, help="pretraining epochs (demo config if unset)")
+    r.add_argument("--batch-size", type=int, default=None, help="pretraining batch (demo config if unset)")
+    r.add_argument("--lr", type=float, default=None, help="pretraining learning rate (demo config if unset)")
+    r.add_argument("--probe-epochs", type=int, default=None, help="epochs of the MLP and linear probes")
+    r.add_argument("--width", type=int, default=None, help="encoder width (demo: 16)")
+    r.add_argument("--action-norm", choices=("sequence_l2", "raw"), default=None,
+                   help="augmentation actions: sequence_l2 (official) or raw differences")
+    r.add_argument("--cifar-stem", type=int, choices=(0, 1), default=None, help="1: 3x3 stride-1 stem, no max-pool")
+    for q in (g, r):
+        q.add_argument("--dataset", choices=sorted(SIZES), default="cifar100")
+        q.add_argument("--generator", choices=sorted(GENERATORS), default="demo")
+        q.add_argument("--seed", type=int, default=0, help="data seed (+1 for Tiny ImageNet)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.command == "generate":
+        generate(args.out_dir, args.dataset, args.generator, args.seed)
+    else:
+        run_trials(args)
+
+
+if __name__ == "__main__":
+    main()
