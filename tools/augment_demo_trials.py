@@ -6,7 +6,7 @@ the DAG; minutes per trial.
     python tools/augment_demo_trials.py generate OUT_DIR [--dataset cifar100] [--generator demo]
     python tools/augment_demo_trials.py run [--dataset cifar100] [--generator demo] [--epochs 60] [--batch-size 16]
         [--lr 1e-3] [--probe-epochs 60] [--action-norm raw] [--cifar-stem 1] [--width 8]
-        [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
+        [--train-seed 0] [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
 
 Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's run of
 ``<dataset>/seqjepa/<variant>``); the options override them. ``--epochs`` leaves the random encoder
@@ -19,6 +19,11 @@ Generators (``--generator``):
   demo              the demo's generator (``synthetic_images.render``): five layouts x two frequencies with
                     position ramps and fine texture
   demo-texture      demo + ±0.06 binary achromatic pixel texture
+  demo-light        demo x the STL-10 demo's global light (brightness 1 -> 0.5 top to bottom; red +0.1 and
+                    blue -0.1 left to right): where a crop sits shows in its brightness and tint
+  demo-pink         demo + achromatic 1/f-spectrum texture (std 0.08, >= 3 cycles/image): the same at every zoom
+  demo-light-grid   demo-light + an achromatic grating of 10 cycles per image along x and along y (±0.05 each):
+                    its period in a view shows the crop's zoom (w along x, h along y)
   canonical-disc    a centred soft disc holding the class pattern on a fixed colour field, ±0.12 texture
   dimmed-disc       the class pattern (random colour) over the whole image, full contrast inside a centred
                     disc and 0.35 outside it, ±0.12 texture
@@ -110,9 +115,45 @@ def render_dimmed_disc(labels, size, rng, noise=0.12, radius=0.3, outside=0.35, 
     return _with_texture(img, noise, rng)
 
 
+def render_demo_light(labels, size, rng, light=0.5, tint=0.1):
+    """demo + the STL-10 demo's global light: dimmer towards the bottom, warmer towards the right."""
+    xx, yy = _grid(size)
+    img = render_demo(labels, size, rng).astype(np.float64) / 255 * (1 - light * yy)[None, ..., None]
+    img[..., 0] += tint * xx
+    img[..., 2] += tint * (1 - xx)
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def pink_texture(n, size, rng, amp, f_min=3.0):
+    """[n, size, size, 1] achromatic noise with a 1/f amplitude spectrum above f_min cycles per image, std amp:
+    statistically the same at every zoom, so what it loses to a blur does not depend on the crop's scale."""
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(size) * size, np.fft.fftfreq(size) * size, indexing="ij"))
+    spectrum = np.where(f >= f_min, 1 / np.maximum(f, 1e-9), 0.0)
+    noise = np.fft.ifft2(np.fft.fft2(rng.normal(size=(n, size, size))) * spectrum).real
+    return (amp * noise / noise.std(axis=(1, 2), keepdims=True))[..., None]
+
+
+def render_demo_pink(labels, size, rng, amp=0.08):
+    img = render_demo(labels, size, rng).astype(np.float64) / 255 + pink_texture(len(labels), size, rng, amp)
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def render_demo_light_grid(labels, size, rng, cycles=10.0, amp=0.05):
+    """demo-light + a fixed achromatic grating along x and along y (``cycles`` per image, random phase): its
+    period in a view is the crop's zoom, along x for w and along y for h, whatever the class."""
+    xx, yy = _grid(size)
+    phase = rng.uniform(0, 2 * np.pi, (2, len(labels), 1, 1))
+    grid = amp * (np.sin(2 * np.pi * cycles * xx + phase[0]) + np.sin(2 * np.pi * cycles * yy + phase[1]))
+    img = render_demo_light(labels, size, rng).astype(np.float64) / 255 + grid[..., None]
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
 GENERATORS = {
     "demo": render_demo,
     "demo-texture": render_demo_texture,
+    "demo-light": render_demo_light,
+    "demo-pink": render_demo_pink,
+    "demo-light-grid": render_demo_light_grid,
     "canonical-disc": render_canonical_disc,
     "dimmed-disc": render_dimmed_disc,
     "dimmed-disc-fine": lambda labels, size, rng: render_dimmed_disc(labels, size, rng, noise=0.07, outside=0.6,
@@ -147,7 +188,7 @@ def demo_run(dataset: str, variant: str, args):
     """The demo's run config for ``dataset/seqjepa/variant`` with the trial's overrides."""
     cfg = load_config(merge_configs(yaml.safe_load((ROOT / "config.yaml").read_text()),
                                     yaml.safe_load((ROOT / "config/demo.yaml").read_text())))
-    run = cfg.run_config(dataset, "seqjepa", variant, 0)
+    run = cfg.run_config(dataset, "seqjepa", variant, args.train_seed)
     train = run.train
     if args.epochs is not None and variant != "mtr2-random":
         train = dataclasses.replace(train, epochs=args.epochs)
@@ -183,7 +224,7 @@ def run_trials(args) -> None:
     for variant in args.variants.split(","):
         run = demo_run(args.dataset, variant, args)
         out = data / (f"{variant}_e{run.train.epochs}_b{run.train.batch_size}_w{run.encoder_width}"
-                      f"_stem{int(run.cifar_stem)}_{run.action_norm}")
+                      f"_stem{int(run.cifar_stem)}_{run.action_norm}" + (f"_s{run.seed}" if run.seed else ""))
         t0 = time.process_time()
         ckpt = pretrain(run, DataSpec.for_run(run, str(data / "train.npz"), str(data)), out, "cpu", show_progress=False)
         t1 = time.process_time()
@@ -211,6 +252,7 @@ def main(argv=None) -> None:
     r.add_argument("--width", type=int, default=None, help="encoder width (demo: 16)")
     r.add_argument("--action-norm", choices=("sequence_l2", "raw"), default=None,
                    help="augmentation actions: sequence_l2 (official) or raw differences")
+    r.add_argument("--train-seed", type=int, default=0, help="the run's training seed (the demo's: 0)")
     r.add_argument("--cifar-stem", type=int, choices=(0, 1), default=None, help="1: 3x3 stride-1 stem, no max-pool")
     for q in (g, r):
         q.add_argument("--dataset", choices=sorted(SIZES), default="cifar100")
