@@ -7,6 +7,8 @@ the DAG; minutes per trial.
     python tools/augment_demo_trials.py run [--dataset cifar100] [--generator demo] [--epochs 60] [--batch-size 16]
         [--lr 1e-3] [--probe-epochs 60] [--action-norm raw] [--cifar-stem 1] [--width 8]
         [--train-seed 0] [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
+    python tools/augment_demo_trials.py ceiling [--dataset cifar100]
+    python tools/augment_demo_trials.py components RUN_DIR/checkpoint.pt ARCHIVE_DIR
 
 Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's run of
 ``<dataset>/seqjepa/<variant>``); the options override them. ``--epochs`` leaves the random encoder
@@ -14,6 +16,8 @@ Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's
 64 px (Tiny ImageNet, JPEG quality-95 round trip as in the archive), drawn from
 ``np.random.default_rng(seed + 0 | 1)``; train split first, then test. Each variant prints one line:
 ``<archive> <variant> train <CPU s> probe <CPU s> {top1@M_val, top1_res, crop/jitter/blur R²}``.
+``ceiling`` prints, per target component, the R² that the true parameters of views 0 and 1 allow (gradient-
+boosted trees); ``components`` the per-component R² of a ridge on a trial checkpoint's view-pair features.
 
 Generators (``--generator``):
   demo              the demo's generator (``synthetic_images.render``): five layouts x two frequencies with
@@ -24,6 +28,7 @@ Generators (``--generator``):
   demo-pink         demo + achromatic 1/f-spectrum texture (std 0.08, >= 3 cycles/image): the same at every zoom
   demo-light-grid   demo-light + an achromatic grating of 10 cycles per image along x and along y (±0.05 each):
                     its period in a view shows the crop's zoom (w along x, h along y)
+  demo-vivid        demo with each pixel's chroma (distance from its grey) x2.5: hue and saturation show
   canonical-disc    a centred soft disc holding the class pattern on a fixed colour field, ±0.12 texture
   dimmed-disc       the class pattern (random colour) over the whole image, full contrast inside a centred
                     disc and 0.35 outside it, ±0.12 texture
@@ -148,11 +153,21 @@ def render_demo_light_grid(labels, size, rng, cycles=10.0, amp=0.05):
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
+def render_demo_vivid(labels, size, rng, chroma=2.5):
+    """demo with every pixel's chroma (its distance from its own grey) scaled by ``chroma``: the demo's
+    colours are pale, so hue and saturation changes hardly show; here they do."""
+    img = render_demo(labels, size, rng).astype(np.float64) / 255
+    grey = img @ np.array([0.299, 0.587, 0.114])
+    img = grey[..., None] + chroma * (img - grey[..., None])
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
 GENERATORS = {
     "demo": render_demo,
     "demo-texture": render_demo_texture,
     "demo-light": render_demo_light,
     "demo-pink": render_demo_pink,
+    "demo-vivid": render_demo_vivid,
     "demo-light-grid": render_demo_light_grid,
     "canonical-disc": render_canonical_disc,
     "dimmed-disc": render_dimmed_disc,
@@ -235,6 +250,66 @@ def run_trials(args) -> None:
               flush=True)
 
 
+# ------------------------------------------------------------------ diagnostics
+
+def _fit_r2(x_train, y_train, x_test, y_test, model) -> list[float]:
+    """Per-component held-out R² of ``model`` fitted on (x_train, y_train)."""
+    from sklearn.metrics import r2_score
+    y_fit = y_train.ravel() if y_train.shape[1] == 1 else y_train
+    pred = np.asarray(model.fit(x_train, y_fit).predict(x_test)).reshape(y_test.shape)
+    return [round(float(r2_score(y_test[:, k], pred[:, k])), 3) for k in range(y_test.shape[1])]
+
+
+def ceiling(args) -> None:
+    """R² of each group's targets from the TRUE parameters of views 0 and 1 (a perfect per-view encoder),
+    gradient-boosted trees, per component: how much of each target two views can tell at all."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from seqjepa_core.data import augment
+    from seqjepa_core.probe_samplers.augmented import relative_targets
+
+    gen, n, size = torch.Generator().manual_seed(args.seed), 30000, SIZES[args.dataset]
+    obs = augment.sample_params(2 * n, size, size, augment.OBSERVED, gen, "cpu").vector().view(n, 2, -1)
+    tgt = augment.sample_params(n, size, size, augment.TARGET, gen, "cpu").vector()[:, None]
+    params = torch.cat([obs, tgt], 1).double()
+    targets = relative_targets(params, 3, True)   # M_tr 2: the window of 3 views, as the demo's probes
+    for group in ("crop", "jitter", "blur"):
+        x = params[:, :2, augment.GROUPS[group]].flatten(1).numpy()
+        y = targets[group].numpy()
+        r2 = [_fit_r2(x[:20000], y[:20000, [k]], x[20000:], y[20000:, [k]], HistGradientBoostingRegressor())[0]
+              for k in range(y.shape[1])]
+        print(args.dataset, group, "from the true parameters of views 0, 1: per component", r2, flush=True)
+
+
+def components(args) -> None:
+    """Per-component held-out R² of a ridge on encoder(view 0) ⊕ encoder(view 1) of a trial's checkpoint
+    (6 fresh draws of the train split, 2 of the test split): which parameters an encoder shows."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    from seqjepa_core.data.image_arrays import ImageSequences
+    from seqjepa_core.data.loading import dataset_module
+    from seqjepa_core.evaluate import load_frozen
+    from seqjepa_core.probe_samplers.augmented import draw_features
+
+    method, run, _ = load_frozen(args.checkpoint, "cpu")
+    mean, std = dataset_module(run.dataset).NORMALIZATION[run.normalization]
+    opts = dict(m_vals=[1], action_kind=run.actions, normalise=run.action_norm == "sequence_l2",
+                train_views=method.num_views, mean=mean, std=std, seed=5, device="cpu")
+
+    def draws(split, epochs):
+        feats = [draw_features(method, split.images, split.labels, epoch=e, **opts) for e in epochs]
+        return {k: torch.cat([f[k] for f in feats]).numpy() for k in ("pair", "crop", "jitter", "blur")}
+
+    train = draws(ImageSequences(args.data / "train.npz"), range(6))
+    test = draws(ImageSequences(args.data / "test.npz"), [-1, -2])
+    scale = StandardScaler().fit(train["pair"])
+    x_train, x_test = scale.transform(train["pair"]), scale.transform(test["pair"])
+    print(args.checkpoint.parent.name, " | ".join(
+        f"{g} {_fit_r2(x_train, train[g], x_test, test[g], RidgeCV(alphas=np.logspace(-1, 4, 12)))}"
+        for g in ("crop", "jitter", "blur")), flush=True)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -254,7 +329,11 @@ def main(argv=None) -> None:
                    help="augmentation actions: sequence_l2 (official) or raw differences")
     r.add_argument("--train-seed", type=int, default=0, help="the run's training seed (the demo's: 0)")
     r.add_argument("--cifar-stem", type=int, choices=(0, 1), default=None, help="1: 3x3 stride-1 stem, no max-pool")
-    for q in (g, r):
+    c = sub.add_parser("ceiling", help="R² of the targets from the true parameters of views 0 and 1")
+    k = sub.add_parser("components", help="per-component ridge R² of a trial checkpoint's view-pair features")
+    k.add_argument("checkpoint", type=Path)
+    k.add_argument("data", type=Path, help="the trial's archive directory (train.npz, test.npz)")
+    for q in (g, r, c):
         q.add_argument("--dataset", choices=sorted(SIZES), default="cifar100")
         q.add_argument("--generator", choices=sorted(GENERATORS), default="demo")
         q.add_argument("--seed", type=int, default=0, help="data seed (+1 for Tiny ImageNet)")
@@ -262,6 +341,10 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     if args.command == "generate":
         generate(args.out_dir, args.dataset, args.generator, args.seed)
+    elif args.command == "ceiling":
+        ceiling(args)
+    elif args.command == "components":
+        components(args)
     else:
         run_trials(args)
 
