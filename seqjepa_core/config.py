@@ -43,6 +43,11 @@ class ProbeConfig:
                                          # 5x the objects' view choices (the official eval draws once)
     path_m_val: tuple[int, ...] = ()     # path integration (Fig. 6) at these M; empty: none
 
+    @classmethod
+    def from_json(cls, text: str | dict, where: str = "probe") -> "ProbeConfig":
+        """The protocol from its JSON form (as a rule passes it), validated; errors name ``where``'s keys."""
+        return _build(cls, json.loads(text) if isinstance(text, str) else dict(text), where)
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -255,6 +256,15 @@ def test_transfer_follows_the_paper_and_scales_inhibition_of_return(paper):
     assert t.data_options(84)["patch_size"] == 84 and t.saliency_repo == "Hafez/ImageNet1k-Saliency-Maps"
     demo = load_config(merged(paper, yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())))
     assert demo.transfer == {}                                  # needs the user's ImageNet: not in the demo
+
+
+def test_probe_config_from_the_json_a_rule_passes(paper):
+    probe = load_config(paper).transfer["imagenet_transfer"].probe
+    assert ProbeConfig.from_json(json.dumps(dataclasses.asdict(probe))) == probe   # lists back to tuples
+    with pytest.raises(ConfigError, match=r"probe.epochs: expected an integer, got 'x'"):
+        ProbeConfig.from_json('{"epochs": "x"}')
+    with pytest.raises(ConfigError, match=r"probe: unknown key\(s\) \['m_tr'\]"):
+        ProbeConfig.from_json({"m_tr": 1})
 
 
 def test_zero_where_zero_means_something(paper):
