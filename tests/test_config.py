@@ -145,6 +145,8 @@ def transfer(c):
     (lambda c: transfer(c).update(image_size=0), r"transfer.imagenet_transfer.image_size: must be positive"),
     (lambda c: transfer(c).update(root="x"), r"transfer.imagenet_transfer: unknown key\(s\) \['root'\]"),
     (lambda c: c["transfer"].update(stl10_pls=dict(transfer(c))), r"transfer.stl10_pls: 'stl10_pls' is also a table"),
+    (lambda c: c["transfer"].update(rev2={**transfer(c), "saliency_revision": "v2"}),   # one root, two downloads
+     r"transfer.rev2.saliency_root: data/imagenet-saliency is also where transfer.imagenet_transfer downloads"),
 ])
 def test_bad_transfer_names_the_key(paper, mutate, message):
     mutate(paper)
