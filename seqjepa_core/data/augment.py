@@ -291,7 +291,8 @@ def apply(images: torch.Tensor, draw: AugmentDraw, size: int | None = None) -> t
     x = resized_crop(images, draw.crop, size, draw.flip)
     x = color_jitter(x, draw.factors, draw.order, draw.jitter_on)
     x = grayscale(x, draw.gray)
-    x = gaussian_blur(x, draw.sigma, blur_kernel_size(size))
+    if bool((draw.sigma > 0).any()):  # recipes without blur (SimCLR's full-image views) skip its convolutions
+        x = gaussian_blur(x, draw.sigma, blur_kernel_size(size))
     return solarize(x, draw.solarize)
 
 
@@ -303,6 +304,11 @@ def augment(images: torch.Tensor, aug: ViewAugment, gen: torch.Generator,
     return apply(images, draw, size), draw
 
 
+def repeat_views(images: torch.Tensor, num_views: int) -> torch.Tensor:
+    """[B, ...] -> [B * V, ...]: image b at rows b * V .. b * V + V - 1."""
+    return images.unsqueeze(1).expand(images.shape[0], num_views, *images.shape[1:]).flatten(0, 1)
+
+
 def augment_views(images: torch.Tensor, num_views: int, gen: torch.Generator, observed: ViewAugment = OBSERVED,
                   target: ViewAugment = TARGET, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``num_views`` views of each image, the last one drawn from ``target`` (the predicted view).
@@ -310,8 +316,7 @@ def augment_views(images: torch.Tensor, num_views: int, gen: torch.Generator, ob
     Returns (views [B, V, 3, S, S] in [0, 1], parameters [B, V, 9]).
     """
     b = images.shape[0]
-    repeated = images.unsqueeze(1).expand(b, num_views - 1, *images.shape[1:]).flatten(0, 1)
-    obs, obs_draw = augment(repeated, observed, gen, size)
+    obs, obs_draw = augment(repeat_views(images, num_views - 1), observed, gen, size)
     last, last_draw = augment(images, target, gen, size)
     views = torch.cat([obs.view(b, num_views - 1, *obs.shape[1:]), last[:, None]], dim=1)
     params = torch.cat([obs_draw.vector().view(b, num_views - 1, -1), last_draw.vector()[:, None]], dim=1)
