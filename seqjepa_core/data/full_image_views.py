@@ -18,6 +18,7 @@ import torch
 
 from seqjepa_core.data import augment as A
 
+CPU_BLOCK = 64  # views per block on the CPU (bench/bench_full_image_views.py: 64 beat 8-32, 128 and the whole batch)
 SIMCLR = A.ViewAugment(scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip_p=0.5, jitter_p=0.8, brightness=0.4,
                        contrast=0.4, saturation=0.4, hue=0.1, gray_p=0.2, blur_p=0.0, solarize_p=0.0)
 
@@ -26,6 +27,11 @@ def simclr_views(images: torch.Tensor, num_views: int,
                  generator: torch.Generator) -> tuple[torch.Tensor, A.AugmentDraw]:
     """uint8 images [B, 3, H, W] -> (views [B, V, 3, H, W] in [0, 1], the draw of the B * V views, row
     b * V + v for view v of image b); every view augmented independently."""
-    b = images.shape[0]
-    views, draw = A.augment(A.repeat_views(images, num_views), SIMCLR, generator)
-    return views.view(b, num_views, *views.shape[1:]), draw
+    b, v = images.shape[0], num_views
+    flat = A.repeat_views(images, v)
+    draw = A.sample_params(b * v, images.shape[-2], images.shape[-1], SIMCLR, generator, images.device)
+    # drawn for the whole batch, applied in blocks on the CPU (cache-sized temporaries; see CPU_BLOCK)
+    step = b * v if images.is_cuda else CPU_BLOCK
+    views = torch.cat([A.apply(A.to_unit(flat[i:i + step]), draw.rows(slice(i, i + step)))
+                       for i in range(0, b * v, step)])
+    return views.view(b, v, *views.shape[1:]), draw

@@ -109,3 +109,13 @@ def test_parameters_follow_torchvisions_simclr_distributions():
     assert not (d.sigma > 0).any() and not d.solarize.any()        # the recipe has no blur, no solarize
     perms = torch.unique(d.order, dim=0, return_counts=True)[1]     # every order of the four ops, uniformly
     assert len(perms) == 24 and perms.min() > N / 24 * 0.8
+
+
+def test_views_do_not_depend_on_the_cpu_block_size(monkeypatch):
+    from seqjepa_core.data import full_image_views
+    x = images(5)
+    whole, d = simclr_views(x, 3, torch.Generator().manual_seed(2))
+    monkeypatch.setattr(full_image_views, "CPU_BLOCK", 4)   # 15 views in blocks of 4, 4, 4, 3
+    blocked, d4 = simclr_views(x, 3, torch.Generator().manual_seed(2))
+    assert torch.equal(d.crop, d4.crop) and torch.equal(d.order, d4.order)
+    torch.testing.assert_close(blocked, whole, atol=1e-6, rtol=0)
