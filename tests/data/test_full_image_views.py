@@ -2,8 +2,6 @@
 applied to its image alone with the view's returned parameters, and the parameters follow the distributions
 of torchvision's standard SimCLR transforms (Chen et al. 2020), written out here."""
 
-import math
-
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -11,6 +9,7 @@ from torchvision.transforms import InterpolationMode, RandomResizedCrop, v2
 
 from seqjepa_core.data import augment as A
 from seqjepa_core.data.full_image_views import SIMCLR, simclr_views
+from tests.data.test_augment import N, close, rate  # 20,000 draws; a rate within 4 standard errors
 
 SIZE = 96           # STL-10
 TOL = 1e-4          # float32 round-off of the same closed forms (0.03 grey levels; measured up to 2.5e-5 over
@@ -62,17 +61,6 @@ def test_views_cover_every_op_of_the_recipe():
 
 
 # --------------------------------------------------------------------------------------------- distributions
-
-N = 20000
-
-
-def rate(mask: torch.Tensor) -> float:
-    return mask.float().mean().item()
-
-
-def close(p_hat: float, p: float) -> bool:
-    return abs(p_hat - p) <= 4 * math.sqrt(max(p * (1 - p), 1e-12) / N) + 1e-12
-
 
 def test_parameters_follow_torchvisions_simclr_distributions():
     crop_t, flip_t, jitter_t, gray_t = REFERENCE.transforms
