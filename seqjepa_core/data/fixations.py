@@ -183,10 +183,9 @@ class FixationSampler:
               generator: torch.Generator) -> SequenceBatch:
         if self.options.views == "augmentations":
             from seqjepa_core.data.full_image_views import simclr_views
-            views = simclr_views(images, num_views, generator)
-            b = images.shape[0]
-            positions = torch.zeros(b, num_views, 2, device=images.device)
-            return SequenceBatch(self.normalise(views.float()), relative_positions(positions), labels, positions)
+            views, _ = simclr_views(images, num_views, generator)
+            positions = torch.zeros(images.shape[0], num_views, 2, device=images.device)
+            return SequenceBatch(self.normalise(views.mul_(255.0)), relative_positions(positions), labels, positions)
         o = self.options
         u = torch.rand(images.shape[0], num_views, generator=generator, device=images.device, dtype=torch.float64)
         h, w = saliency.shape[-2:]

@@ -172,7 +172,7 @@ def test_sampler_with_augmentation_views_gives_normalised_simclr_views_and_no_sa
                               std=(0.25,) * 3)
     images = torch.randint(0, 256, (3, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     b = sampler.batch(images, torch.rand(3, 32, 32), torch.arange(3), 4, torch.Generator().manual_seed(7))
-    expected = (simclr_views(images, 4, torch.Generator().manual_seed(7)).float() / 255 - 0.5) / 0.25
+    expected = (simclr_views(images, 4, torch.Generator().manual_seed(7))[0] - 0.5) / 0.25
     torch.testing.assert_close(b.views, expected)
     assert b.actions.shape == (3, 3, 2) and not b.actions.any()
     assert b.latents.shape == (3, 4, 2) and not b.latents.any() and torch.equal(b.labels, torch.arange(3))
