@@ -28,6 +28,7 @@ Generators (``--generator``):
   demo-pink         demo + achromatic 1/f-spectrum texture (std 0.08, >= 3 cycles/image): the same at every zoom
   demo-light-grid   demo-light + an achromatic grating of 10 cycles per image along x and along y (±0.05 each):
                     its period in a view shows the crop's zoom (w along x, h along y)
+  demo-pink-fine    as demo-pink with std 0.06 and only >= 8 cycles/image (the class patterns' scales left free)
   demo-vivid        demo with each pixel's chroma (distance from its grey) x2.5: hue and saturation show
   canonical-disc    a centred soft disc holding the class pattern on a fixed colour field, ±0.12 texture
   dimmed-disc       the class pattern (random colour) over the whole image, full contrast inside a centred
@@ -138,8 +139,8 @@ def pink_texture(n, size, rng, amp, f_min=3.0):
     return (amp * noise / noise.std(axis=(1, 2), keepdims=True))[..., None]
 
 
-def render_demo_pink(labels, size, rng, amp=0.08):
-    img = render_demo(labels, size, rng).astype(np.float64) / 255 + pink_texture(len(labels), size, rng, amp)
+def render_demo_pink(labels, size, rng, amp=0.08, f_min=3.0):
+    img = render_demo(labels, size, rng).astype(np.float64) / 255 + pink_texture(len(labels), size, rng, amp, f_min)
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
@@ -167,6 +168,7 @@ GENERATORS = {
     "demo-texture": render_demo_texture,
     "demo-light": render_demo_light,
     "demo-pink": render_demo_pink,
+    "demo-pink-fine": lambda labels, size, rng: render_demo_pink(labels, size, rng, amp=0.06, f_min=8.0),
     "demo-vivid": render_demo_vivid,
     "demo-light-grid": render_demo_light_grid,
     "canonical-disc": render_canonical_disc,
