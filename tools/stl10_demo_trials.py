@@ -1,8 +1,8 @@
 """The STL-10 demo's position-R² trials: the in-process runs behind README's "Second round of trials"
 (not part of the DAG; ~25-55 CPU-s a model on a CPU).
 
-    python tools/stl10_demo_trials.py trial OUT [--discs-per-colour 2] [--epochs 12] [--lr 4e-3]
-        [--ema-base 0.95] [--ior-radius 16] [--batch-size 32] [--seed 0] [--variants mtr4 mtr4-noact mtr4-random]
+    python tools/stl10_demo_trials.py trial OUT [--discs-per-colour 2] [--light 0.5] [--tint 0.1] [--epochs 12]
+        [--lr 4e-3] [--weight-decay 1e-3] [--ema-base 0.95] [--ior-radius 16] [--batch-size 32] [--seed 0] [--variants mtr4 mtr4-noact mtr4-random]
     python tools/stl10_demo_trials.py ridge OUT [--variants mtr4 mtr4-noact]
 
 ``trial`` generates the demo's synthetic STL-10 into OUT (40 train / 20 test images per class, 1200 unlabeled,
@@ -49,18 +49,19 @@ RIDGE_DRAWS, RIDGE_SEED = 10, 10000
 
 # ------------------------------------------------------------------ data and config
 
-def generate_data(out: Path, discs_per_colour: int) -> None:
+def generate_data(out: Path, args: argparse.Namespace) -> None:
     """The demo's generated STL-10 (real formats) and its three split indexes under ``out``."""
+    light = {k: getattr(args, k) for k in ("light", "tint") if getattr(args, k) is not None}
     synthetic_stl10.generate(out / "stl", out / "sal", train_per_class=40, test_per_class=20, unlabeled=1200,
-                             seed=0, discs_per_colour=discs_per_colour)
+                             seed=0, discs_per_colour=args.discs_per_colour, **light)
     for split in SPLITS:
         write_index(build_index(out / "stl", out / "sal", split), out / f"{split}.npz")
 
 
 def demo_config(args: argparse.Namespace):
     """config.yaml + config/demo.yaml, with the trial's settings on every trained seq-JEPA variant."""
-    train = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size))
-             if v is not None}
+    train = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size),
+                               ("weight_decay", args.weight_decay)) if v is not None}
     params = {"ema_base": args.ema_base} if args.ema_base is not None else {}
     trained = [v for v in args.variants if not v.endswith("-random")]
     stl10 = {"runs": {"seqjepa": {v: {"train": train, "params": params} for v in trained}}}
@@ -92,12 +93,12 @@ def cmd_trial(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.process_time()
-    generate_data(out, args.discs_per_colour)
+    generate_data(out, args)
     print(f"data: {time.process_time() - t0:.1f} CPU-s", flush=True)
     cfg = demo_config(args)
     res = {v: train_and_probe(cfg, v, args.seed, out, args.all_m_val) for v in args.variants}
-    settings = {k: getattr(args, k) for k in ("discs_per_colour", "epochs", "lr", "batch_size", "ema_base",
-                                              "ior_radius", "seed", "all_m_val")}
+    settings = {k: getattr(args, k) for k in ("discs_per_colour", "light", "tint", "epochs", "lr", "batch_size",
+                                              "weight_decay", "ema_base", "ior_radius", "seed", "all_m_val")}
     line = json.dumps({"name": args.name or out.name, "settings": settings, "res": res})
     print(line, flush=True)
     with open(args.results or out / "results.jsonl", "a") as f:
@@ -134,9 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     trial.add_argument("out", help="folder for the data, checkpoints and probe results")
     trial.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     trial.add_argument("--discs-per-colour", type=int, default=1, help="the generator's discs of each colour")
+    trial.add_argument("--light", type=float, help="the generator's dimming from top to bottom row (default 0.5)")
+    trial.add_argument("--tint", type=float, help="the generator's red/blue shift from left to right (default 0.1)")
     trial.add_argument("--epochs", type=int, help="pretraining epochs (demo: 8)")
     trial.add_argument("--lr", type=float, help="pretraining lr (demo: 2e-3)")
     trial.add_argument("--batch-size", type=int, help="pretraining batch size (demo: 32)")
+    trial.add_argument("--weight-decay", type=float, help="pretraining AdamW weight decay (seq-JEPA: 1e-3)")
     trial.add_argument("--ema-base", type=float, help="target encoder's EMA base (default 0.996)")
     trial.add_argument("--ior-radius", type=int, help="inhibition-of-return radius (demo: 8)")
     trial.add_argument("--seed", type=int, default=0, help="training seed (the data always use seed 0)")
