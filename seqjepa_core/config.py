@@ -75,6 +75,8 @@ class SyntheticConfig:
     rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
                                                          # (-pi/2, pi/2); < 1 narrows the demo's rotations
     discs_per_colour: int = 1            # STL-10 demo data: discs of each class colour (2: README trials)
+    light: float = 0.5                   # STL-10 demo data: dimming from the top row to the bottom one
+    tint: float = 0.1                    # STL-10 demo data: red/blue shift from the left column to the right one
 
 
 @dataclass(frozen=True)
@@ -516,8 +518,9 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
-        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed", "unlabeled_images"}),
-                       at_most_one=frozenset({"rotation_scale"}))
+        _check_numbers(ds.synthetic, f"{where}.synthetic",
+                       allow_zero=frozenset({"seed", "unlabeled_images", "light", "tint"}),
+                       at_most_one=frozenset({"rotation_scale", "light", "tint"}))
         if len(ds.synthetic.rotation_scale) != 3:
             raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], "
                               f"got {list(ds.synthetic.rotation_scale)}")

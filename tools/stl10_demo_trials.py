@@ -4,6 +4,7 @@
     python tools/stl10_demo_trials.py trial OUT [--discs-per-colour 2] [--light 0.5] [--tint 0.1] [--epochs 12]
         [--lr 4e-3] [--weight-decay 1e-3] [--ema-base 0.95] [--ior-radius 16] [--batch-size 32] [--seed 0] [--variants mtr4 mtr4-noact mtr4-random]
     python tools/stl10_demo_trials.py ridge OUT [--variants mtr4 mtr4-noact]
+    python tools/stl10_demo_trials.py probe OUT [--probe-seeds 0 1 2] [--variants mtr4 mtr4-noact]
 
 ``trial`` generates the demo's synthetic STL-10 into OUT (40 train / 20 test images per class, 1200 unlabeled,
 generator seed 0 whatever ``--seed`` is), builds the indexes, trains each variant of seq-JEPA from
@@ -15,7 +16,10 @@ to every trained variant (``mtr4-random`` trains nothing). It prints one line ``
 CPU seconds of training and probing) and appends it to ``--results`` (default OUT/results.jsonl).
 ``ridge`` scores a closed-form ridge (alpha 1) of the relative position from the same pair features, fitted
 on 10 fresh probe draws of the train images (2,400 pairs) and scored on the test draw: it tells whether a
-model holds the position information when the short linear probe fails to read it.
+model holds the position information when the short linear probe fails to read it; it also prints the row's
+and the column's R² apart. ``probe`` re-probes a finished trial's checkpoints as the demo's DAG does (its full
+M_val grid and path integration) once per probe seed (0 is the DAG's own: the training seed's probe stream),
+so a gap can be told from the short probe's noise.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from seqjepa_core.config import load_config, merge_configs  # noqa: E402
 from seqjepa_core.data import synthetic_stl10  # noqa: E402
 from seqjepa_core.data.loading import DataSpec  # noqa: E402
 from seqjepa_core.data.stl10 import build_index, write_index  # noqa: E402
-from seqjepa_core.evaluate import evaluate_checkpoint, load_frozen  # noqa: E402
+from seqjepa_core.evaluate import PROBE_SEED_OFFSET, evaluate_checkpoint, load_frozen  # noqa: E402
 from seqjepa_core.probe_samplers import ProbeContext, build_sampler  # noqa: E402
+from seqjepa_core.probes import get_probe_specs, run_probes  # noqa: E402
 from seqjepa_core.train import pretrain  # noqa: E402
 
 VARIANTS = ("mtr4", "mtr4-noact", "mtr4-random")
@@ -122,8 +127,33 @@ def cmd_ridge(args: argparse.Namespace) -> None:
     out = Path(args.out)
     for variant in args.variants:
         (x, y), (x_test, y_test) = pair_features(out, variant)
-        r2 = r2_score(y_test, Ridge(1.0).fit(x, y).predict(x_test))
-        print(f"{out.name} {variant} ridge position R2 {r2:.3f}", flush=True)
+        pred = Ridge(1.0).fit(x, y).predict(x_test)
+        row, col = (r2_score(y_test[:, k], pred[:, k]) for k in (0, 1))
+        print(f"{out.name} {variant} ridge position R2 {r2_score(y_test, pred):.3f} (row {row:.3f}, col {col:.3f})",
+              flush=True)
+
+
+# ------------------------------------------------------------------ probe
+
+def cmd_probe(args: argparse.Namespace) -> None:
+    """The demo's probes (full M_val grid, path integration) on a trial's checkpoints, per probe seed."""
+    out = Path(args.out)
+    cfg = demo_config(argparse.Namespace(epochs=None, lr=None, batch_size=None, weight_decay=None, ema_base=None,
+                                         ior_radius=None, variants=[]))
+    demo_probe = cfg.run_config("stl10", "seqjepa", "mtr4", 0).probe
+    for variant in args.variants:
+        res = []
+        for seed in args.probe_seeds:
+            method, run, device = load_frozen(out / variant / "checkpoint.pt", "cpu")
+            run = dataclasses.replace(run, seed=seed, probe=demo_probe)
+            ctx = ProbeContext(method, run, str(out / "train.npz"), str(out / "test.npz"), str(out / "stl"), device,
+                               seed=seed + PROBE_SEED_OFFSET)
+            metrics = run_probes(build_sampler("stl10", ctx), get_probe_specs("stl10", run.actions), run.probe,
+                                 device, seed=seed)
+            got = {(m["metric"], m["representation"], m["m_val"]): m["value"] for m in metrics}
+            res.append(f"{got['position_r2', 'pair', None]:.3f}, {got['top1', 'z_agg', 4]:.1f}")
+        print(f"{out.name} {variant} position R2, top-1 at M_val 4 per probe seed {args.probe_seeds}: "
+              + " / ".join(res), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,6 +182,11 @@ def main(argv: list[str] | None = None) -> None:
     ridge.add_argument("out", help="a folder written by `trial`")
     ridge.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     ridge.set_defaults(func=cmd_ridge)
+    probe = sub.add_parser("probe", help="the demo's probes on a finished trial, once per probe seed")
+    probe.add_argument("out", help="a folder written by `trial`")
+    probe.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    probe.add_argument("--probe-seeds", nargs="+", type=int, default=[0, 1, 2])
+    probe.set_defaults(func=cmd_probe)
     args = parser.parse_args(argv)
     args.func(args)
 
