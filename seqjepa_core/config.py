@@ -74,9 +74,9 @@ class SyntheticConfig:
     unlabeled_images: int = 0            # STL-10: size of the pretraining split
     rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
                                                          # (-pi/2, pi/2); < 1 narrows the demo's rotations
-    discs_per_colour: int = 1            # STL-10 demo data: discs of each class colour (2: README trials)
+    discs_per_colour: int = 1            # STL-10 demo data: discs of each class colour (demo: 2)
     light: float = 0.5                   # STL-10 demo data: dimming from the top row to the bottom one
-    tint: float = 0.1                    # STL-10 demo data: red/blue shift from the left column to the right one
+    tint: float = 0.1                    # STL-10 demo data: red/blue shift from left to right column (demo: 0.25)
 
 
 @dataclass(frozen=True)

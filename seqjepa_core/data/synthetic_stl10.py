@@ -12,12 +12,13 @@ saliency mass sits on the discs. The discs are large (radius 12 of 96 px) so tha
 mostly shows its colour: with radius 7 a random encoder's aggregate beat the trained one's (70 vs 55 %
 top-1 at M_val 4 in the demo), with radius 12 the trained one wins (78 vs 71 %).
 
-``discs_per_colour`` (default 1, the single pair the demo uses) scatters more discs of the same two colours
-over the image, so the fixations, which follow the saliency on the discs, spread over the whole image:
-where the next glimpse lands, and so how bright it is, is then barely predictable from where the earlier
-ones were unless the saccade is known, which is what should let a no-action model drop the light
-(position) that an action-conditioned one keeps. With 2 some single runs showed that; it was not stable
-at demo scale (README, STL-10 demo trials), so the demo does not set it.
+``discs_per_colour`` (default 1) scatters more discs of the same two colours over the image, so the
+fixations, which follow the saliency on the discs, spread over the whole image: where the next glimpse
+lands, and so how it is lit, is then barely predictable from where the earlier ones were unless the saccade
+is known, which lets a no-action model drop the position that an action-conditioned one keeps. ``light``
+and ``tint`` (defaults 0.5 and 0.1, the original images byte for byte) set the two position cues. The demo
+uses 2 discs per colour and tint 0.25 with 24 epochs of seq-JEPA (README, STL-10 demo trials: with one disc
+or the weak tint the two models kept nearly the same position).
 """
 
 from __future__ import annotations
