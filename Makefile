@@ -43,6 +43,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_dataloader.py
 	$(PY) bench/bench_fixations.py
 	$(PY) bench/bench_augment.py
+	$(PY) bench/bench_full_image_views.py
 
 # Mutation testing of the core modules (hours on 2 cores; not in CI). A seeded sample per module:
 #   make mutate MUTATE_ARGS="--sample 40 core config"

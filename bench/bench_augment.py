@@ -119,8 +119,7 @@ def draw_flags(images_t: torch.Tensor, views: int, dev: torch.device, params: to
     two ``augment`` calls ``augment_views`` makes, with the same seed, so the same draws."""
     b = images_t.shape[0]
     gen = torch.Generator(device=dev).manual_seed(0)
-    repeated = images_t.unsqueeze(1).expand(b, views - 1, *images_t.shape[1:]).flatten(0, 1)
-    _, obs = A.augment(repeated, A.OBSERVED, gen)
+    _, obs = A.augment(A.repeat_views(images_t, views - 1), A.OBSERVED, gen)
     _, last = A.augment(images_t, A.TARGET, gen)
     redrawn = torch.cat([obs.vector().view(b, views - 1, -1), last.vector()[:, None]], 1)
     assert torch.equal(redrawn, params), "the flags must come from the draw that made the parameters"

@@ -1,6 +1,8 @@
 # ImageNet-1k transfer (paper App. B.10, Fig. 15), outside `all`: the frozen STL-10 model's z_AGG probed on
 # ImageNet saccades. `snakemake --profile slurm imagenet_transfer` (or the table's CSV by name). The images are
 # the user's ILSVRC2012 copy (config transfer.<name>.image_root); the saliency maps come from the Hub.
+from seqjepa_core.config import saliency_downloads
+
 TRANSFER_DIR = f"{RESULTS}/transfer/{{transfer}}"
 
 
@@ -49,28 +51,34 @@ def transfer_resources(w):
     return CFG.transfer[w.transfer].resources
 
 
-for _name, _t in CFG.transfer.items():
-    if _t.saliency_source == "download":
+# One download rule per saliency root (entries sharing a root share it; config.saliency_downloads checks they
+# fetch the same files): download_salmap_<dataset>, and for a dataset's further roots _<the first entry's name>.
+_salmap_rules = set()
+for _root, _name in saliency_downloads(CFG.transfer).items():
+    _t = CFG.transfer[_name]
+    _rule = f"download_salmap_{_t.dataset}"
+    _rule += f"_{_name}" if _rule in _salmap_rules else ""
+    _salmap_rules.add(_rule)
 
-        rule:
-            name:
-                f"download_salmap_{_t.dataset}"
-            localrule: True
-            output:
-                f"{_t.saliency_root}/.complete",
-            params:
-                t=_t,
-                patterns=" ".join(f"--pattern {p!r}" for p in _t.saliency_patterns),
-            log:
-                f"{RESULTS}/logs/transfer/{_name}/download_salmap.log",
-            benchmark:
-                f"{RESULTS}/benchmarks/transfer/{_name}/download_salmap.tsv"
-            conda:
-                CONDA_ENV
-            shell:
-                "{PYTHON} {SCRIPTS}/download_salmap_imagenet.py --root $(dirname {output}) "
-                "--repo-id {params.t.saliency_repo} --revision {params.t.saliency_revision} {params.patterns} "
-                "> {log} 2>&1"
+    rule:
+        name:
+            _rule
+        localrule: True
+        output:
+            f"{_root}/.complete",
+        params:
+            t=_t,
+            patterns=" ".join(f"--pattern {p!r}" for p in _t.saliency_patterns),
+        log:
+            f"{RESULTS}/logs/transfer/{_name}/download_salmap.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/transfer/{_name}/download_salmap.tsv"
+        conda:
+            CONDA_ENV
+        shell:
+            "{PYTHON} {SCRIPTS}/download_salmap_imagenet.py --root $(dirname {output}) "
+            "--repo-id {params.t.saliency_repo} --revision {params.t.saliency_revision} {params.patterns} "
+            "> {log} 2>&1"
 
 
 rule index_imagenet:

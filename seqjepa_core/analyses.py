@@ -157,18 +157,28 @@ def evaluate_path_integration(checkpoint: str | os.PathLike, train_index: str, v
 # ------------------------------------------------------------------------ qualitative figures (Figs. 4, 5)
 
 
-def sample_sequences(index: str, root: str, run, num_views: int, seed: int, max_objects: int, device: torch.device):
+def read_sequences(spec: DataSpec, num_views: int, seed: int, max_objects: int):
     """One seeded random sequence of ``num_views`` views for each of the first ``max_objects`` objects (spread
-    over the split): raw uint8 images [N, V, 3, H, W], the normalised batch and labels/latents."""
-    spec = DataSpec(run.dataset, index, root, run.img_size, run.actions)
+    over the split), decoded: the dataset and its raw items (uint8 images [N, V, 3, H, W], latents, labels)."""
     ds = build_dataset(spec, num_views=num_views, seed=seed)
     rows = np.linspace(0, len(ds) - 1, min(max_objects, len(ds))).round().astype(int)
     items = [ds[int(i)] for i in rows]
-    raw = {"images": torch.stack([it["images"] for it in items]),
-           "latents": torch.stack([it["latents"] for it in items]),
-           "labels": torch.tensor([it["label"] for it in items])}
-    stream = BatchStream(ds, spec, len(items), seed, device)
-    return raw["images"], stream.to_batch(raw)
+    return ds, {"images": torch.stack([it["images"] for it in items]),
+                "latents": torch.stack([it["latents"] for it in items]),
+                "labels": torch.tensor([it["label"] for it in items])}
+
+
+def sample_sequences(index: str, root: str, run, num_views: int, seed: int, max_objects: int, device: torch.device,
+                     decoded: dict | None = None):
+    """``read_sequences`` for a run: raw uint8 images [N, V, 3, H, W] and the normalised batch with its
+    labels/latents. ``decoded`` keeps what was read for the next run on the same images (its actions may differ)."""
+    spec = DataSpec(run.dataset, index, root, run.img_size, run.actions)
+    decoded = {} if decoded is None else decoded
+    key = (run.dataset, index, root, run.img_size, num_views, seed, max_objects)   # what the images depend on
+    if key not in decoded:
+        decoded[key] = read_sequences(spec, num_views, seed, max_objects)
+    ds, raw = decoded[key]
+    return raw["images"], BatchStream(ds, spec, len(raw["labels"]), seed, device).to_batch(raw)
 
 
 @torch.no_grad()
@@ -181,10 +191,11 @@ def nearest_neighbour_grid(checkpoints: dict[str, str], index: str, root: str, o
     from seqjepa_core.figures_3diebench import retrieval_grid
 
     dev = resolve_device(device)
-    neighbours, found, images = {}, {}, None
+    neighbours, found, images, decoded = {}, {}, None, {}
     for label, ckpt in checkpoints.items():
         method, run, _ = load_frozen(ckpt, device)
-        images, batch = sample_sequences(index, root, run, 1, seed + RETRIEVAL_SEED_OFFSET, max_objects, dev)
+        images, batch = sample_sequences(index, root, run, 1, seed + RETRIEVAL_SEED_OFFSET, max_objects, dev,
+                                         decoded)   # each JPEG decoded once, whatever the number of methods
         z = torch.nn.functional.normalize(method.encode_views(batch.views)[:, 0].float(), dim=-1)
         q = torch.linspace(0, len(z) - 1, queries).round().long()
         sims = z[q] @ z.T

@@ -43,6 +43,11 @@ class ProbeConfig:
                                          # 5x the objects' view choices (the official eval draws once)
     path_m_val: tuple[int, ...] = ()     # path integration (Fig. 6) at these M; empty: none
 
+    @classmethod
+    def from_json(cls, text: str | dict, where: str = "probe") -> "ProbeConfig":
+        """The protocol from its JSON form (as a rule passes it), validated; errors name ``where``'s keys."""
+        return _build(cls, json.loads(text) if isinstance(text, str) else dict(text), where)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -628,8 +633,25 @@ def load_config(raw: dict) -> PipelineConfig:
     transfer = {name: _validate_transfer(_build(TransferConfig, t, f"transfer.{name}"), f"transfer.{name}",
                                          experiments, tables, analyses)
                 for name, t in _present(_check_type(raw.get("transfer") or {}, dict, "transfer")).items()}
+    saliency_downloads(transfer)
     return PipelineConfig(_check_type(raw["results_dir"], str, "results_dir"), device, datasets,
                           experiments, tables, figures, resources, analyses, transfer)
+
+
+def saliency_downloads(transfer: dict[str, TransferConfig]) -> dict[str, str]:
+    """One download per saliency root: root -> the first transfer entry downloading into it. Entries sharing
+    a root share its download, so they must fetch the same files (else a ConfigError naming both)."""
+    first: dict[str, str] = {}
+    for name, t in transfer.items():
+        if t.saliency_source != "download":
+            continue
+        other = transfer[first.setdefault(t.saliency_root, name)]
+        fetch, other_fetch = ((x.saliency_repo, x.saliency_revision, x.saliency_patterns) for x in (t, other))
+        if fetch != other_fetch:
+            raise ConfigError(f"transfer.{name}.saliency_root: {t.saliency_root} is also where "
+                              f"transfer.{first[t.saliency_root]} downloads {other_fetch} (repo, revision, "
+                              f"patterns), not {fetch}; give each download its own saliency_root")
+    return first
 
 
 def _validate_analysis(a: AnalysisConfig, where: str, datasets: dict, experiments: dict, removed: set,

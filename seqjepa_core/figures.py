@@ -23,6 +23,27 @@ def save_png(fig, out_png: str | os.PathLike, dpi: int = 150) -> None:
         fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
 
+
+def annotated_grid(ax, values, m_vals, m_trs, texts, colors="white", fontsize: float = 7, xlabel: str = "M_tr",
+                   ylabel: str = "", title: str = ""):
+    """The M_val (rows) x M_tr (columns) heatmap of Figs. 8-11: ``values`` [M_val, M_tr] in viridis, ``texts``
+    printed in the cells ("" prints nothing), in ``colors`` (one colour, or one per cell). Returns the image
+    (for a colour bar)."""
+    im = ax.imshow(values, cmap="viridis", aspect="auto", origin="upper")
+    for i, row in enumerate(texts):
+        for j, text in enumerate(row):
+            if text:
+                color = colors if isinstance(colors, str) else colors[i][j]
+                ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color=color)
+    ax.set_xticks(range(len(m_trs)), [str(m) for m in m_trs])
+    ax.set_yticks(range(len(m_vals)), [str(m) for m in m_vals])
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    return im
+
+
 FAMILY_COLORS = {"invariant": "#1f77b4", "equivariant": "#ff7f0e", "invariant-equivariant": "#d62728"}
 AXIS_LABELS = {"top1": "Top-1 accuracy (%)", "rel_rot_r2": "Relative rotation R²",
                "indiv_rot_r2": "Individual rotation R²", "color_r2": "Colour R²"}
@@ -128,17 +149,11 @@ def heatmap_figure(panels: list[pd.DataFrame], out_png: str | os.PathLike, metri
     for ax, table_df in zip(axes[0], panels):
         ours, paper = _grid(table_df, f"{metric}_mean"), _grid(table_df, f"{metric}_paper")
         paper = paper.reindex(index=ours.index, columns=ours.columns)
-        ax.imshow(ours.to_numpy(dtype=float), cmap="viridis", aspect="auto")
-        for r, m_val in enumerate(ours.index):
-            for c, m_tr in enumerate(ours.columns):
-                v, p = _num(ours.loc[m_val, m_tr]), _num(paper.loc[m_val, m_tr])
-                text = ("–" if math.isnan(v) else f"{v:.1f}") + ("" if math.isnan(p) else f"\n({p:.1f})")
-                ax.text(c, r, text, ha="center", va="center", fontsize=6.5, color="white")
-        ax.set_xticks(range(len(ours.columns)), [str(int(m)) for m in ours.columns])
-        ax.set_yticks(range(len(ours.index)), [str(int(m)) for m in ours.index])
-        ax.set_xlabel("M_tr (training)")
-        ax.set_ylabel("M_val (inference)")
-        ax.set_title(str(table_df["label"].iloc[0]).split(" (M_tr")[0] if len(table_df) else "", fontsize=9)
+        texts = [[("–" if math.isnan(v) else f"{v:.1f}") + ("" if math.isnan(p) else f"\n({p:.1f})")
+                  for v, p in zip(map(_num, ours.loc[m_val]), map(_num, paper.loc[m_val]))] for m_val in ours.index]
+        annotated_grid(ax, ours.to_numpy(dtype=float), [int(m) for m in ours.index], [int(m) for m in ours.columns],
+                       texts, fontsize=6.5, xlabel="M_tr (training)", ylabel="M_val (inference)",
+                       title=str(table_df["label"].iloc[0]).split(" (M_tr")[0] if len(table_df) else "")
     title = title or f"{AXIS_LABELS.get(metric, metric)} of the linear probe on z_AGG (paper in brackets)"
     fig.suptitle(textwrap.fill(title, 70), fontsize=10)
     fig.tight_layout()

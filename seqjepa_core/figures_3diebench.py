@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from seqjepa_core.figures import save_png  # noqa: E402
+from seqjepa_core.figures import annotated_grid, save_png  # noqa: E402
 from seqjepa_core.path_integration import CONDITIONS  # noqa: E402
 
 
@@ -44,19 +44,11 @@ def seq_length_heatmap(long: pd.DataFrame, out_png: str | os.PathLike, paper: pd
     texts: list[str] = []
     for ax, (name, grid) in zip(axes[0], grids):
         values = grid.to_numpy(dtype=float)
-        im = ax.imshow(values, cmap="viridis", aspect="auto", origin="upper")
-        for i in range(values.shape[0]):
-            for j in range(values.shape[1]):
-                text = "–" if math.isnan(values[i, j]) else f"{values[i, j]:.1f}"
-                if name == "ours":
-                    texts.append(text)
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if math.isnan(values[i, j]) or values[i, j] < np.nanmean(values) else "black")
-        ax.set_xticks(range(values.shape[1]), [str(c) for c in grid.columns])
-        ax.set_yticks(range(values.shape[0]), [str(r) for r in grid.index])
-        ax.set_xlabel("M_tr (training sequence length)")
-        ax.set_ylabel("M_val (inference sequence length)")
-        ax.set_title(f"3DIEBench top-1 (%) on z_AGG: {name}", fontsize=9)
+        cells = [["–" if math.isnan(v) else f"{v:.1f}" for v in row] for row in values]
+        colors = [["white" if math.isnan(v) or v < np.nanmean(values) else "black" for v in row] for row in values]
+        im = annotated_grid(ax, values, grid.index, grid.columns, cells, colors, xlabel="M_tr (training sequence length)",
+                            ylabel="M_val (inference sequence length)", title=f"3DIEBench top-1 (%) on z_AGG: {name}")
+        texts += [text for row in cells for text in row] if name == "ours" else []
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     _save(fig, out_png)
     return texts

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from seqjepa_core.figures import save_png  # noqa: E402
+from seqjepa_core.figures import annotated_grid, save_png  # noqa: E402
 from seqjepa_core.path_integration import CONDITIONS, path_metric  # noqa: E402
 from seqjepa_core.tables import load_paper_numbers  # noqa: E402
 
@@ -47,16 +47,8 @@ def heatmap_figure(inputs, out_png, spec: dict) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharey=True)
     ref = np.array([[paper.get(f"M_tr = {t}, M_val = {v}", np.nan) for t in m_trs] for v in m_vals])
     for ax, data, title in ((axes[0], grid, "ours (one seed)"), (axes[1], ref, "paper (Fig. 9)")):
-        im = ax.imshow(data, cmap="viridis", aspect="auto", origin="upper")
-        for i in range(data.shape[0]):
-            for j in range(data.shape[1]):
-                if not np.isnan(data[i, j]):
-                    ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", fontsize=7, color="w")
-        ax.set_xticks(range(len(m_trs)), m_trs)
-        ax.set_yticks(range(len(m_vals)), m_vals)
-        ax.set_xlabel("M_tr")
-        ax.set_title(title, fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.046)
+        cells = [["" if np.isnan(v) else f"{v:.1f}" for v in row] for row in data]
+        fig.colorbar(annotated_grid(ax, data, m_vals, m_trs, cells, title=title), ax=ax, fraction=0.046)
     axes[0].set_ylabel("M_val")
     fig.suptitle("STL-10 saccades: linear top-1 (%) on z_AGG", fontsize=10)
     fig.tight_layout()

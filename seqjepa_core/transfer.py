@@ -49,12 +49,6 @@ def probe_transfer(checkpoint: str | os.PathLike, train_index: str, test_index: 
     return result
 
 
-def probe_config(raw: dict) -> ProbeConfig:
-    """The probe protocol from its JSON form (the rule passes ``transfer.<name>.probe``), validated."""
-    from seqjepa_core.config import _build
-    return _build(ProbeConfig, raw, "probe")
-
-
 def paper_label(patch_size: int) -> str:
     return f"Patch {patch_size}"
 

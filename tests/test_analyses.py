@@ -114,3 +114,21 @@ def test_nearest_neighbours_and_umaps(tiny_3diebench, tmp_path):
     assert (tmp_path / "nn.png").stat().st_size > 0
     assert embedding_umaps(ckpts["seq-JEPA"], tiny_3diebench["val"], tiny_3diebench["root"], tmp_path / "u.png",
                            m_val=3, device="cpu") == 3
+
+
+def test_nearest_neighbours_decode_each_image_once_for_all_methods(tiny_3diebench, tmp_path, monkeypatch):
+    """Fig. 4 compares methods on the same views: they are read once, and each method's neighbours are those
+    it finds when it is the only one drawn."""
+    from seqjepa_core.data.threedie import ThreeDIEBenchSequences
+    ckpts = {"seq-JEPA": _checkpoint(tmp_path, "seqjepa", m_tr=3),
+             "SimCLR": _checkpoint(tmp_path, "simclr", params={"projector_dims": [32, 32, 32]})}
+    alone = {label: nearest_neighbour_grid({label: c}, tiny_3diebench["val"], tiny_3diebench["root"],
+                                           tmp_path / f"{label}.png", queries=3, k=2, device="cpu")[label]
+             for label, c in ckpts.items()}
+    reads, getitem = [], ThreeDIEBenchSequences.__getitem__
+    monkeypatch.setattr(ThreeDIEBenchSequences, "__getitem__", lambda ds, i: reads.append(i) or getitem(ds, i))
+    found = nearest_neighbour_grid(ckpts, tiny_3diebench["val"], tiny_3diebench["root"], tmp_path / "nn.png",
+                                   queries=3, k=2, device="cpu")
+    assert sorted(reads) == list(range(len(load_index(tiny_3diebench["val"])["paths"])))  # each object once
+    for label in ckpts:
+        np.testing.assert_array_equal(found[label], alone[label])

@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,8 @@ def transfer(c):
     (lambda c: transfer(c).update(image_size=0), r"transfer.imagenet_transfer.image_size: must be positive"),
     (lambda c: transfer(c).update(root="x"), r"transfer.imagenet_transfer: unknown key\(s\) \['root'\]"),
     (lambda c: c["transfer"].update(stl10_pls=dict(transfer(c))), r"transfer.stl10_pls: 'stl10_pls' is also a table"),
+    (lambda c: c["transfer"].update(rev2={**transfer(c), "saliency_revision": "v2"}),   # one root, two downloads
+     r"transfer.rev2.saliency_root: data/imagenet-saliency is also where transfer.imagenet_transfer downloads"),
 ])
 def test_bad_transfer_names_the_key(paper, mutate, message):
     mutate(paper)
@@ -257,6 +260,15 @@ def test_transfer_follows_the_paper_and_scales_inhibition_of_return(paper):
     assert t.data_options(84)["patch_size"] == 84 and t.saliency_repo == "Hafez/ImageNet1k-Saliency-Maps"
     demo = load_config(merged(paper, yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())))
     assert demo.transfer == {}                                  # needs the user's ImageNet: not in the demo
+
+
+def test_probe_config_from_the_json_a_rule_passes(paper):
+    probe = load_config(paper).transfer["imagenet_transfer"].probe
+    assert ProbeConfig.from_json(json.dumps(dataclasses.asdict(probe))) == probe   # lists back to tuples
+    with pytest.raises(ConfigError, match=r"probe.epochs: expected an integer, got 'x'"):
+        ProbeConfig.from_json('{"epochs": "x"}')
+    with pytest.raises(ConfigError, match=r"probe: unknown key\(s\) \['m_tr'\]"):
+        ProbeConfig.from_json({"m_tr": 1})
 
 
 def test_zero_where_zero_means_something(paper):

@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import numpy as np
 
-from seqjepa_core.figures import heatmap_figure, tradeoff_figure
+from seqjepa_core.figures import annotated_grid, heatmap_figure, tradeoff_figure
 from seqjepa_core.tables import build_table, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,3 +67,14 @@ def test_heatmap_figure_grids_mval_by_mtr_with_the_paper_beside(tmp_path):
     heatmap_figure([df, df], tmp_path / "h.png")
     assert (tmp_path / "h.png").read_bytes()[:8] == PNG_MAGIC
     assert mpimg.imread(tmp_path / "h.png")[..., :3].std() > 0.05
+
+
+def test_annotated_grid_prints_the_given_cells_in_place_and_skips_empty_ones():
+    fig, ax = plt.subplots()
+    annotated_grid(ax, np.array([[1.0, np.nan], [2.0, 3.0]]), [1, 3], [2, 4], [["a", ""], ["b", "c"]],
+                   [["w", "w"], ["k", "w"]], ylabel="M_val")
+    assert [(t.get_text(), t.get_position(), t.get_color()) for t in ax.texts] == [
+        ("a", (0, 0), "w"), ("b", (0, 1), "k"), ("c", (1, 1), "w")]      # (column, row) = (M_tr, M_val)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "3"] and ax.get_ylabel() == "M_val"
+    plt.close(fig)

@@ -123,6 +123,19 @@ def test_imagenet_transfer_lists_its_downloads_index_stl10_model_and_probes():
     assert "transfer.imagenet_transfer.image_root" in res.stdout + res.stderr
 
 
+def test_one_saliency_download_per_root_whatever_the_transfer_entries(tmp_path):
+    """A second entry on the same maps shares their download; one on other maps (another root) gets its own rule."""
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text("transfer:\n  patch16: {experiment: stl10, image_root: data/imagenet, saliency_root: "
+                   "data/imagenet-saliency, patch_sizes: [16]}\n  rev2: {experiment: stl10, image_root: data/imagenet, "
+                   f"saliency_root: {tmp_path}/sal-v2, saliency_revision: v2, patch_sizes: [16]}}\n")
+    res = dry_run("imagenet_transfer", "--configfile", str(cfg))
+    assert res.returncode == 0, res.stderr
+    counts = job_counts(res.stdout + res.stderr)
+    assert counts["download_salmap_imagenet"] == counts["download_salmap_imagenet_rev2"] == 1
+    assert counts["index_imagenet"] == 2 * 3 and counts["probe_imagenet_transfer"] == 2 + 1 + 1
+
+
 def test_missing_imagenet_copy_fails_at_dag_build_naming_the_key(tmp_path):
     (tmp_path / "sal" / "train").mkdir(parents=True)
     cfg = tmp_path / "local.yaml"

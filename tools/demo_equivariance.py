@@ -2,6 +2,7 @@
 "Why, measured" (not part of the DAG; minutes on a CPU).
 
     python tools/demo_equivariance.py generate data.npz [--rotation-scale 0.333 0.333 1] [--paint 0.7] [--per-object-lighting]
+        [--camera-scale 0.6]
     python tools/demo_equivariance.py features data.npz           # raw 16x16 pixels vs a random width-16 ResNet-18
     python tools/demo_equivariance.py train data.npz [--no-action] [--steps 600] [--lr 4e-4] [--width 16] [--ema 0.996]
 
@@ -12,7 +13,8 @@ individual rotation from single views. ``train`` runs seq-JEPA (M_tr 3, batch 32
 and a cosine decay) with the project's classes and reports, every ``--eval-every`` steps, the probe and the
 held-out loss with the true a_M against a_M shuffled across the batch (how much the predictor uses the action).
 ``--paint`` mixes each surface's albedo with a colour given by its object-frame normal, so that orientation
-shows as colour; ``--per-object-lighting`` keeps the floor and spot light of view 0 for every view.
+shows as colour; ``--per-object-lighting`` keeps the floor and spot light of view 0 for every view;
+``--camera-scale`` moves the camera towards its target by that factor, so the object fills more of the frame.
 """
 
 from __future__ import annotations
@@ -54,9 +56,11 @@ def _painted_trace(mix: float, trace):
     return painted
 
 
-def _patch_worker(paint: float) -> None:
+def _patch_worker(paint: float, camera_scale: float = 1.0) -> None:
     if paint:
         synth._trace = _painted_trace(paint, synth._trace)  # once, in this worker process only
+    if camera_scale != 1.0:  # move the camera towards its target: the object fills more of the frame
+        synth._CAM_POS = synth._CAM_TARGET + camera_scale * (synth._CAM_POS - synth._CAM_TARGET)
 
 
 def _render(job: tuple[int, int], scale, per_object_lighting: bool):
@@ -73,7 +77,7 @@ def _render(job: tuple[int, int], scale, per_object_lighting: bool):
 def generate(args) -> None:
     jobs = [(b, i) for b in range(CLASSES) for i in range(OBJECTS)]
     render = partial(_render, scale=tuple(args.rotation_scale), per_object_lighting=args.per_object_lighting)
-    with ProcessPoolExecutor(2, initializer=_patch_worker, initargs=(args.paint,)) as pool:
+    with ProcessPoolExecutor(2, initializer=_patch_worker, initargs=(args.paint, args.camera_scale)) as pool:
         out = list(pool.map(render, jobs, chunksize=8))
     np.savez(args.data, X=np.stack([x for x, _ in out]), L=np.stack([lat for _, lat in out]),
              I=np.array([i for _, i in jobs]))
@@ -189,6 +193,7 @@ def main(argv=None) -> None:
     gen.add_argument("--rotation-scale", type=float, nargs=3, default=[0.333, 0.333, 1.0])
     gen.add_argument("--paint", type=float, default=0.0, help="weight of the normal colour in the albedo, 0..1")
     gen.add_argument("--per-object-lighting", action="store_true")
+    gen.add_argument("--camera-scale", type=float, default=1.0, help="camera distance factor (<1: larger object)")
     feat = sub.add_parser("features")
     feat.add_argument("--width", type=int, default=16)
     tr = sub.add_parser("train")

@@ -3,8 +3,9 @@
 import argparse
 import json
 
+from seqjepa_core.config import ProbeConfig
 from seqjepa_core.logging_utils import add_job_args, start_job
-from seqjepa_core.transfer import probe_config, probe_transfer
+from seqjepa_core.transfer import probe_transfer
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--checkpoint", required=True)
@@ -19,6 +20,6 @@ add_job_args(p)
 args = p.parse_args()
 
 start_job(args)
-probe = probe_config(json.loads(args.probe_json))
+probe = ProbeConfig.from_json(args.probe_json)
 probe_transfer(args.checkpoint, args.train_index, args.test_index, args.out, json.loads(args.data_json), probe,
                args.dataset, args.workers, args.device)

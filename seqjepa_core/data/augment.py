@@ -24,7 +24,7 @@ antialiased bicubic. The ops here are short closed-form tensor code instead.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +80,10 @@ class AugmentDraw:
     gray: torch.Tensor      # [N] bool
     sigma: torch.Tensor     # [N] float; 0 = no blur
     solarize: torch.Tensor  # [N] bool
+
+    def rows(self, index) -> "AugmentDraw":
+        """The draw of the images ``index`` selects (a slice or index tensor)."""
+        return AugmentDraw(*(getattr(self, f.name)[index] for f in fields(self)))
 
     def vector(self) -> torch.Tensor:
         """The 9 action components [N, 9] (``PARAM_NAMES``)."""
@@ -218,22 +222,26 @@ def adjust_saturation(images: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
 
 
 def adjust_hue(images: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Rotate the hue by ``shift`` turns (HSV hexcone, as torchvision's tensor op)."""
+    """Rotate the hue by ``shift`` turns (HSV hexcone, as torchvision's tensor op).
+
+    Channel n of the result is v - chroma * clamp(min(k, 4 - k), 0, 1) with k = (n-th offset + 6 h') mod 6:
+    torchvision's HSV round trip in closed form, with few full-size temporaries (the costliest colour op).
+    """
     r, g, b = images.unbind(1)
-    v, _ = images.max(1)
-    chroma = v - images.min(1).values
-    flat = chroma == 0
-    s = chroma / torch.where(flat, torch.ones_like(v), v)
-    c = torch.where(flat, torch.ones_like(chroma), chroma)
-    # sector of the maximum (red wins ties, then green), position within it
-    h = torch.where(v == r, (g - b) / c, torch.where(v == g, 2.0 + (b - r) / c, 4.0 + (r - g) / c))
-    h = torch.where(flat, torch.zeros_like(h), h)
-    h = torch.remainder(h / 6.0 + _per_image(shift)[:, 0], 1.0)
-    # back to RGB: channel n is v - v*s*clamp(min(k, 4 - k), 0, 1) with k = (n + 6h) mod 6
-    k = torch.remainder(torch.tensor([5.0, 3.0, 1.0], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
-                        + 6.0 * h[:, None], 6.0)
-    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
-    return (v[:, None] * (1 - s[:, None] * ramp)).clamp_(0.0, 1.0)
+    v = images.amax(1)
+    chroma = v - images.amin(1)
+    # 6 x hue: the sector of the maximum (red wins ties, then green) plus the position within it; a grey
+    # pixel (chroma 0) is red's sector with numerator 0, so hue 0 as in torchvision
+    is_r = v == r
+    is_g = (v == g) & ~is_r
+    h6 = torch.where(is_r, g - b, torch.where(is_g, b - r, r - g))
+    h6.div_(torch.where(chroma == 0, torch.ones_like(chroma), chroma))
+    h6.add_(torch.where(is_r, 0.0, torch.where(is_g, 2.0, 4.0)))
+    h6.add_(6.0 * _per_image(shift)[:, 0])
+    k = torch.tensor([5.0, 3.0, 1.0], device=images.device, dtype=images.dtype).view(1, 3, 1, 1) + h6[:, None]
+    k = torch.remainder(k, 6.0)
+    ramp = torch.minimum(k, k.neg().add_(4.0)).clamp_(0.0, 1.0)
+    return ramp.mul_(chroma[:, None]).neg_().add_(v[:, None]).clamp_(0.0, 1.0)
 
 
 COLOUR_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)  # torchvision's fn_idx order
@@ -254,10 +262,14 @@ def color_jitter(images: torch.Tensor, factors: torch.Tensor, order: torch.Tenso
 
 
 def grayscale(images: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
+    if not bool(on.any()):  # skip the full-size pass when no image turns grey (and so for solarize)
+        return images
     return torch.where(on.view(-1, 1, 1, 1), luma(images).expand_as(images), images)
 
 
 def solarize(images: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
+    if not bool(on.any()):
+        return images
     inverted = torch.where(images >= SOLARIZE_THRESHOLD, 1.0 - images, images)
     return torch.where(on.view(-1, 1, 1, 1), inverted, images)
 
@@ -291,7 +303,8 @@ def apply(images: torch.Tensor, draw: AugmentDraw, size: int | None = None) -> t
     x = resized_crop(images, draw.crop, size, draw.flip)
     x = color_jitter(x, draw.factors, draw.order, draw.jitter_on)
     x = grayscale(x, draw.gray)
-    x = gaussian_blur(x, draw.sigma, blur_kernel_size(size))
+    if bool((draw.sigma > 0).any()):  # recipes without blur (SimCLR's full-image views) skip its convolutions
+        x = gaussian_blur(x, draw.sigma, blur_kernel_size(size))
     return solarize(x, draw.solarize)
 
 
@@ -303,6 +316,11 @@ def augment(images: torch.Tensor, aug: ViewAugment, gen: torch.Generator,
     return apply(images, draw, size), draw
 
 
+def repeat_views(images: torch.Tensor, num_views: int) -> torch.Tensor:
+    """[B, ...] -> [B * V, ...]: image b at rows b * V .. b * V + V - 1."""
+    return images.unsqueeze(1).expand(images.shape[0], num_views, *images.shape[1:]).flatten(0, 1)
+
+
 def augment_views(images: torch.Tensor, num_views: int, gen: torch.Generator, observed: ViewAugment = OBSERVED,
                   target: ViewAugment = TARGET, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``num_views`` views of each image, the last one drawn from ``target`` (the predicted view).
@@ -310,8 +328,7 @@ def augment_views(images: torch.Tensor, num_views: int, gen: torch.Generator, ob
     Returns (views [B, V, 3, S, S] in [0, 1], parameters [B, V, 9]).
     """
     b = images.shape[0]
-    repeated = images.unsqueeze(1).expand(b, num_views - 1, *images.shape[1:]).flatten(0, 1)
-    obs, obs_draw = augment(repeated, observed, gen, size)
+    obs, obs_draw = augment(repeat_views(images, num_views - 1), observed, gen, size)
     last, last_draw = augment(images, target, gen, size)
     views = torch.cat([obs.view(b, num_views - 1, *obs.shape[1:]), last[:, None]], dim=1)
     params = torch.cat([obs_draw.vector().view(b, num_views - 1, -1), last_draw.vector()[:, None]], dim=1)

@@ -21,7 +21,8 @@ from torch.utils.data import Dataset
 
 from seqjepa_core.data import augment
 from seqjepa_core.data.batch import SequenceBatch
-from seqjepa_core.data.threedie import DatasetFileError, item_seed, load_index, write_index  # noqa: F401
+from seqjepa_core.data.errors import DatasetFileError
+from seqjepa_core.data.threedie import item_seed, load_index, write_index  # noqa: F401
 
 ACTION_DIMS = augment.ACTION_DIMS
 

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from seqjepa_core.data.threedie import DatasetFileError, load_index, write_index  # noqa: F401 (npz indices)
+from seqjepa_core.data.errors import DatasetFileError
+from seqjepa_core.data.threedie import load_index, write_index  # noqa: F401 (npz indices)
 
 SPLITS = ("train", "val")
 IMAGE_SIZE = 224

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from seqjepa_core.data.batch import SequenceBatch
+from seqjepa_core.data.errors import DatasetFileError
 from seqjepa_core.data.fixations import FixationSampler, relative_positions
 from seqjepa_core.data.saccade_options import SaccadeOptions, parse_saccade_options
 from seqjepa_core.data.threedie import load_index, write_index  # noqa: F401  (index files as 3DIEBench's)
@@ -33,10 +34,6 @@ CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "
 MEAN = (0.4467, 0.4398, 0.4066)   # the official STL10_SalMap normalisation
 STD = (0.2241, 0.2215, 0.2239)
 ACTION_DIMS = {"position": 2}     # relative normalised (row, col) of consecutive fixations
-
-
-class DatasetFileError(ValueError):
-    """A file of the dataset is missing, damaged or inconsistent; the message starts with its path."""
 
 
 # --------------------------------------------------------------------------------------------- reader

@@ -26,6 +26,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from seqjepa_core.data.errors import DatasetFileError
 from seqjepa_core.geometry import relative_rotation_quaternion
 from seqjepa_core.io import atomic_path
 
@@ -36,10 +37,6 @@ MEAN = (0.5016, 0.5037, 0.5060)
 STD = (0.1030, 0.0999, 0.0969)
 # "none" (no action conditioning) still carries rotation actions; the method decides whether to use them.
 ACTION_DIMS = {"rotation": 4, "rotcolor": 6, "none": 4}
-
-
-class DatasetFileError(ValueError):
-    """A file of the dataset is missing, unreadable or inconsistent; the message starts with its path."""
 
 
 # --------------------------------------------------------------------------------------------- index

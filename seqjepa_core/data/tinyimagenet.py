@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from seqjepa_core.data.image_arrays import ACTION_DIMS, DatasetFileError, ImageSequences, device_batch, pack  # noqa: F401
+from seqjepa_core.data.errors import DatasetFileError
+from seqjepa_core.data.image_arrays import ACTION_DIMS, ImageSequences, device_batch, pack  # noqa: F401
 
 FOLDER = "tiny-imagenet-200"
 SPLITS = ("train", "val")

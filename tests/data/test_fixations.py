@@ -77,6 +77,24 @@ def test_batched_fixations_equal_the_per_image_loop(ior):
     assert np.array_equal(uni.numpy(), loop_fixations(np.ones((6, 40, 40)), u.numpy(), ior, 6))
 
 
+@pytest.mark.parametrize("ior", ["circle", "square"])
+@pytest.mark.parametrize("size,radius,k", [(8, 3, 12), (16, 2, 4)])   # images inhibited all over, or never
+def test_maps_out_of_mass_and_fully_inhibited_images_equal_the_per_image_loop(ior, size, radius, k):
+    """The rare cases the sampler handles without a branch: a map whose mass is all inhibited (uniform over the
+    allowed pixels), an image inhibited all over (released: its map again), a map without any mass."""
+    g = np.random.default_rng(3)
+    maps = np.zeros((5, size, size))
+    maps[1, 0, 0] = 1.0                                        # one pixel of mass
+    maps[2, :2, :2] = g.random((2, 2))                         # mass in one corner
+    maps[3] = g.random((size, size)) ** 8
+    maps[4, -1] = 1.0                                          # mass along the last row
+    u = torch.rand(5, k, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    sal = torch.from_numpy(maps.copy())                        # float64: the sampler must not write into it
+    got = sample_fixations(sal, u, size, size, ior, radius=radius)
+    assert np.array_equal(got.numpy(), loop_fixations(maps, u.numpy(), ior, radius))
+    assert np.array_equal(sal.numpy(), maps)
+
+
 @pytest.mark.parametrize("convention", ["paper", "official"])
 def test_batched_patches_equal_the_per_image_loop(convention):
     g = torch.Generator().manual_seed(0)
@@ -154,7 +172,7 @@ def test_sampler_with_augmentation_views_gives_normalised_simclr_views_and_no_sa
                               std=(0.25,) * 3)
     images = torch.randint(0, 256, (3, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     b = sampler.batch(images, torch.rand(3, 32, 32), torch.arange(3), 4, torch.Generator().manual_seed(7))
-    expected = (simclr_views(images, 4, torch.Generator().manual_seed(7)).float() / 255 - 0.5) / 0.25
+    expected = (simclr_views(images, 4, torch.Generator().manual_seed(7))[0] - 0.5) / 0.25
     torch.testing.assert_close(b.views, expected)
     assert b.actions.shape == (3, 3, 2) and not b.actions.any()
     assert b.latents.shape == (3, 4, 2) and not b.latents.any() and torch.equal(b.labels, torch.arange(3))
