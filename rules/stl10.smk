@@ -35,6 +35,7 @@ if STL is not None and STL.source == "synthetic":
             "{PYTHON} {SCRIPTS}/make_demo_stl10.py --root {params.root} --saliency-root {params.saliency_root} "
             "--train-per-class {params.s.train_objects} --test-per-class {params.s.val_objects} "
             "--unlabeled {params.s.unlabeled_images} --discs-per-colour {params.s.discs_per_colour} "
+            "--light {params.s.light} --tint {params.s.tint} "
             "--seed {params.s.seed} > {log} 2>&1"
 
 elif STL is not None:

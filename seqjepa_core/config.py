@@ -79,7 +79,9 @@ class SyntheticConfig:
     unlabeled_images: int = 0            # STL-10: size of the pretraining split
     rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
                                                          # (-pi/2, pi/2); < 1 narrows the demo's rotations
-    discs_per_colour: int = 1            # STL-10 demo data: discs of each class colour (2: README trials)
+    discs_per_colour: int = 1            # STL-10 demo data: discs of each class colour (demo: 2)
+    light: float = 0.5                   # STL-10 demo data: dimming from the top row to the bottom one
+    tint: float = 0.1                    # STL-10 demo data: red/blue shift from left to right column (demo: 0.25)
 
 
 @dataclass(frozen=True)
@@ -521,8 +523,9 @@ def load_config(raw: dict) -> PipelineConfig:
         _choice(name, DATASETS, "datasets")
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
-        _check_numbers(ds.synthetic, f"{where}.synthetic", allow_zero=frozenset({"seed", "unlabeled_images"}),
-                       at_most_one=frozenset({"rotation_scale"}))
+        _check_numbers(ds.synthetic, f"{where}.synthetic",
+                       allow_zero=frozenset({"seed", "unlabeled_images", "light", "tint"}),
+                       at_most_one=frozenset({"rotation_scale", "light", "tint"}))
         if len(ds.synthetic.rotation_scale) != 3:
             raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], "
                               f"got {list(ds.synthetic.rotation_scale)}")

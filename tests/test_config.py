@@ -211,6 +211,8 @@ def train_of(c):
      r"datasets.3diebench.synthetic.classes: must be positive"),
     (lambda c: c["datasets"]["stl10"].update(synthetic={"discs_per_colour": 0}),
      r"datasets.stl10.synthetic.discs_per_colour: must be positive"),
+    (lambda c: c["datasets"]["stl10"].update(synthetic={"tint": 1.5}), r"datasets.stl10.synthetic.tint: must be <= 1"),
+    (lambda c: c["datasets"]["stl10"].update(synthetic={"light": -0.1}), r"datasets.stl10.synthetic.light"),
     (lambda c: c["tables"]["3diebench"]["rows"][0].update(method="simclrr"), r"tables.3diebench.rows\[0\].method"),
     (lambda c: c["figures"]["3diebench_tradeoff"].update(kind="bars"), r"figures.3diebench_tradeoff.kind: 'bars'"),
 ])

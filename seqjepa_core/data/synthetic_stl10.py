@@ -12,12 +12,13 @@ saliency mass sits on the discs. The discs are large (radius 12 of 96 px) so tha
 mostly shows its colour: with radius 7 a random encoder's aggregate beat the trained one's (70 vs 55 %
 top-1 at M_val 4 in the demo), with radius 12 the trained one wins (78 vs 71 %).
 
-``discs_per_colour`` (default 1, the single pair the demo uses) scatters more discs of the same two colours
-over the image, so the fixations, which follow the saliency on the discs, spread over the whole image:
-where the next glimpse lands, and so how bright it is, is then barely predictable from where the earlier
-ones were unless the saccade is known, which is what should let a no-action model drop the light
-(position) that an action-conditioned one keeps. With 2 some single runs showed that; it was not stable
-at demo scale (README, STL-10 demo trials), so the demo does not set it.
+``discs_per_colour`` (default 1) scatters more discs of the same two colours over the image, so the
+fixations, which follow the saliency on the discs, spread over the whole image: where the next glimpse
+lands, and so how it is lit, is then barely predictable from where the earlier ones were unless the saccade
+is known, which lets a no-action model drop the position that an action-conditioned one keeps. ``light``
+and ``tint`` (defaults 0.5 and 0.1, the original images byte for byte) set the two position cues. The demo
+uses 2 discs per colour and tint 0.25 with 24 epochs of seq-JEPA (README, STL-10 demo trials: with one disc
+or the weak tint the two models kept nearly the same position).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def disc_centres(rng: np.random.Generator, n: int, size: int, radius: float) -> 
                      f"{size} x {size} image; use fewer discs per colour")
 
 
-def render(rng: np.random.Generator, label: int, size: int, radius: float,
-           discs_per_colour: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def render(rng: np.random.Generator, label: int, size: int, radius: float, discs_per_colour: int = 1,
+           light: float = LIGHT, tint: float = TINT) -> tuple[np.ndarray, np.ndarray]:
     """One upright image [3, size, size] in [0, 1] and its saliency map [size, size] (sums to 1)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     rows, cols = yy / (size - 1), xx / (size - 1)
@@ -67,20 +68,20 @@ def render(rng: np.random.Generator, label: int, size: int, radius: float,
         disc = d2 <= radius ** 2
         image[:, disc] = PALETTE[colour][:, None]
         saliency += np.exp(-d2 / (2 * (0.8 * radius) ** 2))
-    image *= 1.0 - LIGHT * rows                         # light: dimmer towards the bottom
-    image[0] += TINT * cols                             # warmer towards the right
-    image[2] += TINT * (1 - cols)
+    image *= 1.0 - light * rows                         # light: dimmer towards the bottom
+    image[0] += tint * cols                             # warmer towards the right
+    image[2] += tint * (1 - cols)
     image += rng.normal(0, 0.03, image.shape).astype(np.float32)
     return np.clip(image, 0, 1), saliency / saliency.sum()
 
 
 def write_split(root: Path, saliency_root: Path, split: str, labels: np.ndarray, seed: int, size: int,
-                radius: float, discs_per_colour: int = 1) -> None:
+                radius: float, discs_per_colour: int = 1, light: float = LIGHT, tint: float = TINT) -> None:
     rng = np.random.default_rng(seed)
     images = np.empty((len(labels), 3, size, size), np.uint8)
     maps = np.empty((len(labels), 1, size, size), np.float32)
     for i, label in enumerate(labels):
-        image, saliency = render(rng, int(label), size, radius, discs_per_colour)
+        image, saliency = render(rng, int(label), size, radius, discs_per_colour, light, tint)
         images[i] = np.round(image * 255).astype(np.uint8)
         maps[i, 0] = saliency
     (root / "stl10_binary").mkdir(parents=True, exist_ok=True)
@@ -94,7 +95,7 @@ def write_split(root: Path, saliency_root: Path, split: str, labels: np.ndarray,
 
 def generate(root: str | os.PathLike, saliency_root: str | os.PathLike, *, train_per_class: int,
              test_per_class: int, unlabeled: int, seed: int = 0, size: int = 96, radius: float = 12.0,
-             discs_per_colour: int = 1) -> None:
+             discs_per_colour: int = 1, light: float = LIGHT, tint: float = TINT) -> None:
     """Write all three splits and a ``.complete`` marker in both roots (the download rules' outputs)."""
     if discs_per_colour < 1:
         raise ValueError(f"discs_per_colour must be >= 1, got {discs_per_colour}")
@@ -106,7 +107,7 @@ def generate(root: str | os.PathLike, saliency_root: str | os.PathLike, *, train
               "unlabeled": rng.integers(0, classes, unlabeled)}
     for i, (split, labels) in enumerate(splits.items()):
         write_split(root, saliency_root, split, rng.permutation(labels), seed * 100 + i + 1, size, radius,
-                    discs_per_colour)
+                    discs_per_colour, light, tint)
     (root / "stl10_binary" / "class_names.txt").write_text(
         "\n".join("-".join(map(str, pair)) for pair in CLASS_PAIRS) + "\n")
     write_marker(root, {"source": "synthetic", "seed": seed})

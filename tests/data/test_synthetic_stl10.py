@@ -79,3 +79,26 @@ def test_bad_disc_counts_are_errors(tmp_path, n, message):
     with pytest.raises(ValueError, match=message):
         generate(tmp_path / "stl10", tmp_path / "salmap", train_per_class=1, test_per_class=1, unlabeled=0,
                  discs_per_colour=n)
+
+
+def test_light_and_tint_change_the_pixels_by_the_stated_gradients(tmp_path):
+    """The same draws with a stronger tint and light: where nothing clips, the grey levels move by the
+    gradients written out here (red up and blue down by Δtint x column / 95; the lit image by the ratio of the
+    two lights, up to the pixel noise added after the light, which averages out over the pixels)."""
+    def images(name: str, **light) -> np.ndarray:
+        generate(tmp_path / name, tmp_path / f"{name}-sal", train_per_class=1, test_per_class=1, unlabeled=0,
+                 seed=3, **light)
+        return np.asarray(stl10.read_split(tmp_path / name, "train")[0], dtype=np.float64) / 255
+    base, tinted, dimmed = images("base"), images("tinted", tint=0.25), images("dimmed", light=0.7)
+    cols = np.arange(96) / 95
+    rows = cols[:, None]
+    inside = (base > 0.02) & (base < 0.98) & (tinted > 0.02) & (tinted < 0.98)
+    shift = np.stack([0.15 * cols, 0 * cols, -0.15 * cols])[:, None, :] + np.array([0, 0, 0.15])[:, None, None]
+    assert np.abs(tinted - base - shift)[inside].max() <= 1.01 / 255
+    # undo the default tint, then the light ratio (1 - 0.7 r) / (1 - 0.5 r) scales the lit image
+    tint = np.stack([0.1 * cols, 0 * cols, 0.1 * (1 - cols)])[:, None, :]
+    inside = (base > 0.1) & (base < 0.9) & (dimmed > 0.1) & (dimmed < 0.9)
+    error = dimmed - ((base - tint) * (1 - 0.7 * rows) / (1 - 0.5 * rows) + tint)
+    assert np.abs(error[inside]).max() < 0.06                  # the noise (sd 0.03) times at most 0.4
+    assert abs(error[inside].mean()) < 1 / 255
+    assert np.abs(dimmed - base)[inside].mean() > 10 / 255
