@@ -14,33 +14,40 @@ from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.data.saccade_options import SaccadeOptions
 
 
-def outside_inhibition(centres: torch.Tensor, radius: int, shape: str, out: torch.Tensor) -> torch.Tensor:
-    """``out`` [B, H, W] (float) set to 1, and to 0 on the pixels inhibition of return blocks around ``centres``
-    [B, 2] (row, col). Multiplying by it is several times faster than masking on the CPU.
+def inhibit(maps: tuple[torch.Tensor, ...], centres: torch.Tensor, radius: int, shape: str) -> None:
+    """Zero, in place, the pixels inhibition of return blocks around ``centres`` [B, 2] (row, col) in each of
+    ``maps`` [B, H, W]. Only the (2r + 1)^2 window around each centre is read and written, not the whole map.
 
     ``circle`` (paper): distance <= radius; ``square`` (official code): |Δrow| <= radius and |Δcol| <= radius.
     """
-    height, width = out.shape[1:]
-    rows = torch.arange(height, device=centres.device, dtype=out.dtype).view(1, -1)
-    cols = torch.arange(width, device=centres.device, dtype=out.dtype).view(1, -1)
-    dr, dc = rows - centres[:, 0:1].to(out.dtype), cols - centres[:, 1:2].to(out.dtype)   # [B, H], [B, W]
-    if shape == "circle":   # clamp(d^2 - r^2, 0, 1) of integers: 0 within the radius, 1 beyond
-        return torch.add((dr * dr - radius * radius).unsqueeze(2), (dc * dc).unsqueeze(1), out=out).clamp_(0, 1)
-    if shape == "square":   # 1 - [|Δrow| <= r] [|Δcol| <= r], each factor clamp(r + 1 - |Δ|, 0, 1)
-        near_row, near_col = ((radius + 1 - d.abs()).clamp_(0, 1) for d in (dr, dc))
-        return torch.mul(near_row.unsqueeze(2), near_col.unsqueeze(1), out=out).neg_().add_(1)
-    raise ValueError(f"unknown inhibition-of-return shape {shape!r}; valid: ['circle', 'square']")
+    if shape not in ("circle", "square"):
+        raise ValueError(f"unknown inhibition-of-return shape {shape!r}; valid: ['circle', 'square']")
+    b, height, width = maps[0].shape
+    offsets = torch.arange(-radius, radius + 1, device=centres.device)
+    # Window taps past the image edge are clamped onto a border pixel; each tap's decision uses the pixel it
+    # lands on, so duplicates write the same value and the scatter is deterministic.
+    rows = (centres[:, 0:1] + offsets).clamp_(0, height - 1)                 # [B, 2r + 1]
+    cols = (centres[:, 1:2] + offsets).clamp_(0, width - 1)
+    index = (rows.unsqueeze(2) * width + cols.unsqueeze(1)).flatten(1)      # [B, (2r + 1)^2]
+    if shape == "circle":
+        dr, dc = rows - centres[:, 0:1], cols - centres[:, 1:2]
+        keep = ((dr * dr).unsqueeze(2) + (dc * dc).unsqueeze(1) > radius * radius).flatten(1)
+    for m in maps:
+        flat = m.view(b, -1)
+        # square: every tap lies within the radius on both axes
+        flat.scatter_(1, index, flat.gather(1, index) * keep if shape == "circle" else 0.0)
 
 
-def inverse_cdf(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+def inverse_cdf(p: torch.Tensor, u: torch.Tensor, row_totals: torch.Tensor | None = None) -> torch.Tensor:
     """The pixel (row, col) [B, 2] whose cumulative weight first exceeds u * total, for maps p [B, H, W]
     (float64, each with positive mass) and uniforms u [B] in [0, 1); never a zero-weight pixel.
 
     Two levels (row totals, then the chosen row) instead of one cumsum over all H*W pixels: the same pixel
-    in exact arithmetic, with cumsums over H + W entries instead of H * W.
+    in exact arithmetic, with cumsums over H + W entries instead of H * W. ``row_totals`` ([B, H], p.sum(2))
+    may be passed when the caller has them.
     """
     b, h, w = p.shape
-    row_cdf = p.sum(2).cumsum(1)                                             # [B, H]
+    row_cdf = (p.sum(2) if row_totals is None else row_totals).cumsum(1)    # [B, H]
     v = (u.to(p.dtype) * row_cdf[:, -1]).unsqueeze(1)
     row = torch.searchsorted(row_cdf, v, right=True).clamp_max(h - 1)       # a row with positive mass
     before = torch.where(row > 0, row_cdf.gather(1, (row - 1).clamp_min(0)), torch.zeros_like(v))
@@ -48,6 +55,30 @@ def inverse_cdf(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     rest = torch.minimum(v - before, col_cdf[:, -1:] * (1 - 2.0 ** -40))    # rounding must not leave the row
     col = torch.searchsorted(col_cdf, rest, right=True).clamp_max(w - 1)
     return torch.cat([row, col], dim=1)
+
+
+def _host_reads_are_free(device: torch.device) -> bool:
+    """Whether the host may read a flag computed on ``device`` without waiting for it (only on the CPU)."""
+    return device.type == "cpu"
+
+
+def _revive_dead_maps(p: torch.Tensor, full: torch.Tensor | None, allowed: torch.Tensor, dead: torch.Tensor,
+                      can_release: bool) -> None:
+    """The rare cases, without a branch on the data: a map ``p`` with no mass left outside the inhibited
+    area becomes uniform over the ``allowed`` pixels; a fully inhibited image is released (its ``full`` map
+    again, None = uniform, uniform if it has no mass). A map without mass is all zeros, so adding the
+    replacement replaces it."""
+    b = p.shape[0]
+    uniform = dead
+    if can_release:
+        released = dead & (allowed.flatten(1).amax(1) == 0)
+        allowed.add_(released.to(p.dtype).view(b, 1, 1))
+        if full is not None:
+            full = full.to(p.dtype)
+            refill = released & (full.sum((1, 2)) > 0)
+            p.addcmul_(full, refill.to(p.dtype).view(b, 1, 1))
+            uniform = dead & ~refill
+    p.addcmul_(allowed, uniform.to(p.dtype).view(b, 1, 1))
 
 
 def sample_fixations(saliency: torch.Tensor | None, uniforms: torch.Tensor, height: int, width: int,
@@ -60,35 +91,25 @@ def sample_fixations(saliency: torch.Tensor | None, uniforms: torch.Tensor, heig
     """
     b, k = uniforms.shape
     device = uniforms.device
-    full = (torch.ones(b, height, width, dtype=torch.float64, device=device) if saliency is None
-            else saliency.reshape(b, height, width).to(torch.float64))
-    p = full.clone()
-    full_has_mass = full.sum((1, 2)) > 0
+    full = None if saliency is None else saliency.reshape(b, height, width)
+    p = (torch.ones(b, height, width, dtype=torch.float64, device=device) if full is None
+         else full.to(torch.float64, copy=True))
     allowed = torch.ones_like(p)   # 1 where a fixation may land, 0 where inhibition of return blocks it
-    keep = torch.empty_like(p)     # one buffer for every fixation's inhibition (a fresh one costs page faults)
     # k - 1 inhibited areas of at most (2r + 1)^2 pixels each that cannot cover the image never release it
     can_release = ior != "none" and (k - 1) * (2 * radius + 1) ** 2 >= height * width
     picks = []
     for i in range(k):
-        # Rare cases, handled without a branch (an `if` would make the host wait for the device at every
-        # fixation): a map with no mass left outside the inhibited area becomes uniform over the allowed
-        # pixels; a fully inhibited image is released (its full map again, uniform if that has no mass).
-        # A map without mass is all zeros (maps are non-negative): adding the replacement replaces it.
-        dead = p.sum((1, 2)) <= 0
-        uniform = dead
-        if can_release:
-            released = dead & (allowed.flatten(1).amax(1) == 0)
-            allowed.add_(released.to(p.dtype).view(b, 1, 1))
-            refill = released & full_has_mass
-            p.addcmul_(full, refill.to(p.dtype).view(b, 1, 1))
-            uniform = dead & ~refill
-        p.addcmul_(allowed, uniform.to(p.dtype).view(b, 1, 1))
-        centre = inverse_cdf(p, uniforms[:, i])
+        row_totals = p.sum(2)
+        dead = row_totals.sum(1) <= 0   # maps are non-negative: no mass left outside the inhibited area
+        # Reading `dead` on the host skips the rare cases' passes over the maps where that read is free; on
+        # an accelerator it would make the host wait at every fixation, so there they always run.
+        if not _host_reads_are_free(device) or bool(dead.any()):
+            _revive_dead_maps(p, full, allowed, dead, can_release)
+            row_totals = p.sum(2)
+        centre = inverse_cdf(p, uniforms[:, i], row_totals)
         picks.append(centre)
         if ior != "none" and i < k - 1:
-            keep = outside_inhibition(centre, radius, ior, out=keep)
-            allowed.mul_(keep)
-            p.mul_(keep)
+            inhibit((p, allowed), centre, radius, ior)
     return torch.stack(picks, dim=1)
 
 
@@ -173,11 +194,12 @@ class FixationSampler:
         # as the official ImageNet transfer loader cuts them; else normalised patches of the uint8 image
         self.cut_normalised = cut_normalised
 
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """[..., 3, h, w] float grey levels 0..255 -> the dataset's normalisation, in place (one multiply-add)."""
+    def normalise(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """[..., 3, h, w] float grey levels 0..255 -> the dataset's normalisation (one multiply-add), in place
+        or into ``out``."""
         std = torch.tensor(self.std, device=x.device).view(3, 1, 1)
         shift = -torch.tensor(self.mean, device=x.device).view(3, 1, 1) / std
-        return x.mul_(1.0 / (255.0 * std)).add_(shift)
+        return torch.mul(x, 1.0 / (255.0 * std), out=x if out is None else out).add_(shift)
 
     def batch(self, images: torch.Tensor, saliency: torch.Tensor, labels: torch.Tensor, num_views: int,
               generator: torch.Generator) -> SequenceBatch:
@@ -192,15 +214,18 @@ class FixationSampler:
         # On the CPU, blocks of CPU_BLOCK images keep the working set in cache (1.5-3x faster per image than
         # one 256-image block: bench/bench_fixations.py); a GPU takes the whole batch at once.
         step = images.shape[0] if images.is_cuda else CPU_BLOCK
-        views, centres = [], []
+        views = torch.empty(images.shape[0], num_views, images.shape[1], o.patch_size, o.patch_size,
+                            device=images.device)
+        centres = []
         for i in range(0, images.shape[0], step):
             sal = saliency[i:i + step] if o.fixations == "saliency" else None
             c = sample_fixations(sal, u[i:i + step], h, w, o.ior, o.ior_radius)
             if self.cut_normalised:
                 rows, cols = patch_grid(c, o.patch_size, o.patch_convention)
-                views.append(bilinear_patches(self.normalise(images[i:i + step].float()), rows, cols))
-            else:
-                views.append(self.normalise(extract_patches(images[i:i + step], c, o.patch_size, o.patch_convention)))
+                views[i:i + step] = bilinear_patches(self.normalise(images[i:i + step].float()), rows, cols)
+            else:   # the patches come channel-major; normalising straight into `views` reorders them in the same pass
+                self.normalise(extract_patches(images[i:i + step], c, o.patch_size, o.patch_convention),
+                               out=views[i:i + step])
             centres.append(c)
         positions = torch.cat(centres).float() / self.image_size   # actions describe the sampled fixations
-        return SequenceBatch(torch.cat(views), relative_positions(positions), labels, positions)
+        return SequenceBatch(views, relative_positions(positions), labels, positions)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from seqjepa_core.data import fixations
 from seqjepa_core.data.fixations import (FixationSampler, bilinear_patches, extract_patches, inverse_cdf,
                                         patch_grid, sample_fixations)
 from seqjepa_core.data.full_image_views import simclr_views
@@ -66,8 +67,17 @@ def random_maps(b, size, seed):
     return maps
 
 
+@pytest.fixture(params=["cpu-path", "accelerator-path"])
+def sampler_path(request, monkeypatch):
+    """Run each sampler test twice: as on the CPU (rare cases only when they occur) and as on an accelerator
+    (the branch-free rare-case code at every fixation)."""
+    if request.param == "accelerator-path":
+        monkeypatch.setattr(fixations, "_host_reads_are_free", lambda device: False)
+    return request.param
+
+
 @pytest.mark.parametrize("ior", ["circle", "square", "none"])
-def test_batched_fixations_equal_the_per_image_loop(ior):
+def test_batched_fixations_equal_the_per_image_loop(ior, sampler_path):
     maps = random_maps(6, 40, seed=1)
     u = torch.rand(6, 7, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     got = sample_fixations(torch.from_numpy(maps).float(), u, 40, 40, ior, radius=6)
@@ -79,7 +89,7 @@ def test_batched_fixations_equal_the_per_image_loop(ior):
 
 @pytest.mark.parametrize("ior", ["circle", "square"])
 @pytest.mark.parametrize("size,radius,k", [(8, 3, 12), (16, 2, 4)])   # images inhibited all over, or never
-def test_maps_out_of_mass_and_fully_inhibited_images_equal_the_per_image_loop(ior, size, radius, k):
+def test_maps_out_of_mass_and_fully_inhibited_images_equal_the_per_image_loop(ior, size, radius, k, sampler_path):
     """The rare cases the sampler handles without a branch: a map whose mass is all inhibited (uniform over the
     allowed pixels), an image inhibited all over (released: its map again), a map without any mass."""
     g = np.random.default_rng(3)
