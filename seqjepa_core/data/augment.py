@@ -29,6 +29,8 @@ from dataclasses import dataclass, fields, replace
 import torch
 import torch.nn.functional as F
 
+from seqjepa_core.data.sync import known_all_false
+
 PARAM_NAMES = ("crop_i", "crop_j", "crop_h", "crop_w", "brightness", "contrast", "saturation", "hue", "blur_sigma")
 GROUPS = {"crop": slice(0, 4), "jitter": slice(4, 8), "blur": slice(8, 9)}
 # Which parameter groups each action kind conditions on; "none" still carries all 9 (the method
@@ -262,13 +264,13 @@ def color_jitter(images: torch.Tensor, factors: torch.Tensor, order: torch.Tenso
 
 
 def grayscale(images: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
-    if not bool(on.any()):  # skip the full-size pass when no image turns grey (and so for solarize)
+    if known_all_false(on):  # skip the full-size pass when no image turns grey (and so for solarize)
         return images
     return torch.where(on.view(-1, 1, 1, 1), luma(images).expand_as(images), images)
 
 
 def solarize(images: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
-    if not bool(on.any()):
+    if known_all_false(on):
         return images
     inverted = torch.where(images >= SOLARIZE_THRESHOLD, 1.0 - images, images)
     return torch.where(on.view(-1, 1, 1, 1), inverted, images)
@@ -303,7 +305,7 @@ def apply(images: torch.Tensor, draw: AugmentDraw, size: int | None = None) -> t
     x = resized_crop(images, draw.crop, size, draw.flip)
     x = color_jitter(x, draw.factors, draw.order, draw.jitter_on)
     x = grayscale(x, draw.gray)
-    if bool((draw.sigma > 0).any()):  # recipes without blur (SimCLR's full-image views) skip its convolutions
+    if not known_all_false(draw.sigma > 0):  # recipes without blur (SimCLR's full-image views) skip it
         x = gaussian_blur(x, draw.sigma, blur_kernel_size(size))
     return solarize(x, draw.solarize)
 

@@ -12,6 +12,7 @@ import torch
 
 from seqjepa_core.data.batch import SequenceBatch
 from seqjepa_core.data.saccade_options import SaccadeOptions
+from seqjepa_core.data.sync import known_all_false
 
 
 def inhibit(maps: tuple[torch.Tensor, ...], centres: torch.Tensor, radius: int, shape: str) -> None:
@@ -57,11 +58,6 @@ def inverse_cdf(p: torch.Tensor, u: torch.Tensor, row_totals: torch.Tensor | Non
     return torch.cat([row, col], dim=1)
 
 
-def _host_reads_are_free(device: torch.device) -> bool:
-    """Whether the host may read a flag computed on ``device`` without waiting for it (only on the CPU)."""
-    return device.type == "cpu"
-
-
 def _revive_dead_maps(p: torch.Tensor, full: torch.Tensor | None, allowed: torch.Tensor, dead: torch.Tensor,
                       can_release: bool) -> None:
     """The rare cases, without a branch on the data: a map ``p`` with no mass left outside the inhibited
@@ -101,9 +97,8 @@ def sample_fixations(saliency: torch.Tensor | None, uniforms: torch.Tensor, heig
     for i in range(k):
         row_totals = p.sum(2)
         dead = row_totals.sum(1) <= 0   # maps are non-negative: no mass left outside the inhibited area
-        # Reading `dead` on the host skips the rare cases' passes over the maps where that read is free; on
-        # an accelerator it would make the host wait at every fixation, so there they always run.
-        if not _host_reads_are_free(device) or bool(dead.any()):
+        # On the CPU the rare cases' passes over the maps run only when they occur; on an accelerator always
+        if not known_all_false(dead):
             _revive_dead_maps(p, full, allowed, dead, can_release)
             row_totals = p.sum(2)
         centre = inverse_cdf(p, uniforms[:, i], row_totals)

@@ -72,7 +72,7 @@ def sampler_path(request, monkeypatch):
     """Run each sampler test twice: as on the CPU (rare cases only when they occur) and as on an accelerator
     (the branch-free rare-case code at every fixation)."""
     if request.param == "accelerator-path":
-        monkeypatch.setattr(fixations, "_host_reads_are_free", lambda device: False)
+        monkeypatch.setattr(fixations, "known_all_false", lambda mask: False)
     return request.param
 
 
