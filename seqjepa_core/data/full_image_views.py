@@ -18,7 +18,7 @@ import torch
 
 from seqjepa_core.data import augment as A
 
-CPU_BLOCK = 64  # views per block on the CPU (bench/bench_full_image_views.py: 64 beat 8-32, 128 and the whole batch)
+CPU_BLOCK = 64  # views per block on the CPU: 1.5-2.3x faster than the whole batch (bench/bench_full_image_views.py)
 SIMCLR = A.ViewAugment(scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip_p=0.5, jitter_p=0.8, brightness=0.4,
                        contrast=0.4, saturation=0.4, hue=0.1, gray_p=0.2, blur_p=0.0, solarize_p=0.0)
 
