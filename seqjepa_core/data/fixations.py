@@ -17,26 +17,25 @@ from seqjepa_core.data.sync import known_all_false
 
 def inhibit(maps: tuple[torch.Tensor, ...], centres: torch.Tensor, radius: int, shape: str) -> None:
     """Zero, in place, the pixels inhibition of return blocks around ``centres`` [B, 2] (row, col) in each of
-    ``maps`` [B, H, W]. Only the (2r + 1)^2 window around each centre is read and written, not the whole map.
+    ``maps`` [B, H, W]: one scatter of zeros over the blocked offsets, not a pass over the whole map.
 
     ``circle`` (paper): distance <= radius; ``square`` (official code): |Δrow| <= radius and |Δcol| <= radius.
     """
     if shape not in ("circle", "square"):
         raise ValueError(f"unknown inhibition-of-return shape {shape!r}; valid: ['circle', 'square']")
     b, height, width = maps[0].shape
-    offsets = torch.arange(-radius, radius + 1, device=centres.device)
-    # Window taps past the image edge are clamped onto a border pixel; each tap's decision uses the pixel it
-    # lands on, so duplicates write the same value and the scatter is deterministic.
-    rows = (centres[:, 0:1] + offsets).clamp_(0, height - 1)                 # [B, 2r + 1]
-    cols = (centres[:, 1:2] + offsets).clamp_(0, width - 1)
-    index = (rows.unsqueeze(2) * width + cols.unsqueeze(1)).flatten(1)      # [B, (2r + 1)^2]
+    span = torch.arange(-radius, radius + 1, device=centres.device)
+    dr, dc = (d.flatten() for d in torch.meshgrid(span, span, indexing="ij"))
     if shape == "circle":
-        dr, dc = rows - centres[:, 0:1], cols - centres[:, 1:2]
-        keep = ((dr * dr).unsqueeze(2) + (dc * dc).unsqueeze(1) > radius * radius).flatten(1)
+        inside = dr * dr + dc * dc <= radius * radius
+        dr, dc = dr[inside], dc[inside]
+    # An offset past the image edge is clamped onto the edge: closer to the centre (which is inside the image)
+    # on each axis, so that pixel is blocked too; zeroing it again changes nothing.
+    rows = (centres[:, 0:1] + dr).clamp_(0, height - 1)                      # [B, blocked offsets]
+    cols = (centres[:, 1:2] + dc).clamp_(0, width - 1)
+    index = rows * width + cols
     for m in maps:
-        flat = m.view(b, -1)
-        # square: every tap lies within the radius on both axes
-        flat.scatter_(1, index, flat.gather(1, index) * keep if shape == "circle" else 0.0)
+        m.view(b, -1).scatter_(1, index, 0.0)
 
 
 def inverse_cdf(p: torch.Tensor, u: torch.Tensor, row_totals: torch.Tensor | None = None) -> torch.Tensor:
