@@ -143,9 +143,9 @@ def cmd_probe(args: argparse.Namespace) -> None:
     demo_probe = cfg.run_config("stl10", "seqjepa", "mtr4", 0).probe
     for variant in args.variants:
         res = []
+        method, trained_run, device = load_frozen(out / variant / "checkpoint.pt", "cpu")   # frozen: load once
         for seed in args.probe_seeds:
-            method, run, device = load_frozen(out / variant / "checkpoint.pt", "cpu")
-            run = dataclasses.replace(run, seed=seed, probe=demo_probe)
+            run = dataclasses.replace(trained_run, seed=seed, probe=demo_probe)
             ctx = ProbeContext(method, run, str(out / "train.npz"), str(out / "test.npz"), str(out / "stl"), device,
                                seed=seed + PROBE_SEED_OFFSET)
             metrics = run_probes(build_sampler("stl10", ctx), get_probe_specs("stl10", run.actions), run.probe,
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     trial.add_argument("--discs-per-colour", type=int, default=1, help="the generator's discs of each colour")
     trial.add_argument("--light", type=float, help="the generator's dimming from top to bottom row (default 0.5)")
     trial.add_argument("--tint", type=float, help="the generator's red/blue shift from left to right (default 0.1)")
-    trial.add_argument("--epochs", type=int, help="pretraining epochs (demo: 8)")
+    trial.add_argument("--epochs", type=int, help="pretraining epochs (demo: 24)")
     trial.add_argument("--lr", type=float, help="pretraining lr (demo: 2e-3)")
     trial.add_argument("--batch-size", type=int, help="pretraining batch size (demo: 32)")
     trial.add_argument("--weight-decay", type=float, help="pretraining AdamW weight decay (seq-JEPA: 1e-3)")
