@@ -1,8 +1,9 @@
-"""Aggregation of the 3DIEBench analyses that are curves or grids rather than table rows (Figs. 6b, 7, 8).
+"""Aggregation of the analyses that are curves or grids rather than table rows (Figs. 6a, 6b, 7, 8).
 
 Inputs are result JSONs in the probe-record shape ({"run": {...}, "metrics": [{"metric", "m_val", "value"}]});
-the paper's numbers come from ``paper_numbers.csv`` (tables ``fig6b``, ``fig7``, ``fig8``) in long form:
-``fig6b``: label = condition, metric = ``r2@<M_val>``; ``fig7``/``fig8``: label = ``M_tr = <t>``, metric =
+the paper's numbers come from ``paper_numbers.csv`` (tables ``fig6a``, ``fig6b``, ``fig7``, ``fig8``) in long
+form: ``fig6b``: label = condition, metric = ``r2@<M_val>``; ``fig6a``: label = ``M_val = <M>``, metric =
+``path_r2_<condition>``; ``fig7``/``fig8``: label = ``M_tr = <t>``, metric =
 ``top1@<M_val>`` or ``rel_rot_r2``.
 """
 
@@ -73,4 +74,12 @@ def _paper_lookup(table: str | None) -> dict[tuple[str, str], float]:
         return {}
     paper = load_paper_numbers()
     sub = paper[paper["table"] == table]
-    return {(lab, met): float(v) for lab, met, v in zip(sub["label"], sub["metric"], sub["value"])}
+    return dict(_path_key(lab, met, float(v)) for lab, met, v in zip(sub["label"], sub["metric"], sub["value"]))
+
+
+def _path_key(label: str, metric: str, value: float) -> tuple[tuple[str, str], float]:
+    """((condition, ``r2@<M_val>``), value) from either encoding: ``fig6b`` (label = condition, metric =
+    ``r2@<M_val>``) or ``fig6a`` (label = ``M_val = <M>``, metric = ``path_r2_<condition>``)."""
+    if metric.startswith(PATH_PREFIX) and (m := re.fullmatch(r"M_val = (\d+)", label)):
+        return (metric[len(PATH_PREFIX):], f"r2@{m[1]}"), value
+    return (label, metric), value

@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # headless: cluster jobs have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from seqjepa_core.io import atomic_path  # noqa: E402
@@ -158,3 +159,33 @@ def heatmap_figure(panels: list[pd.DataFrame], out_png: str | os.PathLike, metri
     fig.suptitle(textwrap.fill(title, 70), fontsize=10)
     fig.tight_layout()
     save_png(fig, out_png, dpi=160)
+
+
+def path_integration_figure(df: pd.DataFrame, out_png: str | os.PathLike, title: str,
+                            xlabel: str = "M_val (observed views)", ylabel: str = "Path-integration R²") -> dict:
+    """Fig. 6 (a: STL-10 saccades, b: 3DIEBench rotations): R² of the path-integration head vs M_val, one curve
+    per condition (``path_integration.CONDITIONS``), mean ± std over seeds as error bars, the paper's values
+    (column ``r2_paper``) hollow and dashed. ``df``: ``condition, m_val, r2_mean, r2_std`` (+ ``r2_paper``), as
+    ``analysis_tables.path_integration_table`` writes it. Returns the rows drawn per condition."""
+    from seqjepa_core.path_integration import CONDITIONS  # torch-free callers of this module skip the import
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    drawn = {}
+    for cond, (label, color) in CONDITIONS.items():
+        rows = df[df["condition"] == cond].sort_values("m_val")
+        if rows.empty:
+            continue
+        drawn[cond] = rows
+        std = rows["r2_std"].fillna(0.0) if "r2_std" in rows else None
+        ax.errorbar(rows["m_val"], rows["r2_mean"], yerr=std, fmt="o-", color=color, capsize=2, label=label)
+        if "r2_paper" in rows and rows["r2_paper"].notna().any():
+            ax.plot(rows["m_val"], rows["r2_paper"], "o--", color=color, mfc="white", alpha=0.6, lw=0.8)
+    ax.plot([], [], "o--", color="0.4", mfc="white", label="paper")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.25, lw=0.5)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    save_png(fig, out_png)
+    return drawn

@@ -18,7 +18,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from seqjepa_core.figures import annotated_grid, save_png  # noqa: E402
-from seqjepa_core.path_integration import CONDITIONS  # noqa: E402
 
 
 
@@ -83,31 +82,6 @@ def seq_length_curves(long: pd.DataFrame, out_png: str | os.PathLike, m_val_for_
         ax.legend(fontsize=7, frameon=False)
     _save(fig, out_png)
     return ours
-
-
-def path_integration_figure(df: pd.DataFrame, out_png: str | os.PathLike,
-                            title: str = "3DIEBench: angular path integration") -> dict[str, pd.DataFrame]:
-    """Fig. 6: R² of the path-integration head vs M_val, one curve per condition (``path_integration.CONDITIONS``), mean ±
-    std over seeds as error bars; the paper's values (column ``r2_paper``) as hollow markers. ``df`` has columns
-    ``condition, m_val, r2_mean, r2_std`` (+ ``r2_paper``). Returns the rows drawn per condition."""
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    drawn = {}
-    for cond, (label, color) in CONDITIONS.items():
-        rows = df[df["condition"] == cond].sort_values("m_val")
-        if rows.empty:
-            continue
-        drawn[cond] = rows
-        std = rows["r2_std"].fillna(0.0) if "r2_std" in rows else None
-        ax.errorbar(rows["m_val"], rows["r2_mean"], yerr=std, fmt="o-", color=color, capsize=2, label=label)
-        if "r2_paper" in rows and rows["r2_paper"].notna().any():
-            ax.plot(rows["m_val"], rows["r2_paper"], "o--", color=color, mfc="white", alpha=0.6, lw=0.8)
-    ax.plot([], [], "o--", color="0.4", mfc="white", label="paper")
-    ax.set(xlabel="M_val (observed views)", ylabel="Path-integration R²")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.25, lw=0.5)
-    ax.legend(fontsize=7, frameon=False)
-    _save(fig, out_png)
-    return drawn
 
 
 def retrieval_grid(queries: np.ndarray, neighbours: Mapping[str, np.ndarray], out_png: str | os.PathLike) -> tuple[int, int]:

@@ -4,7 +4,6 @@ a Fig. 2b-style sheet of images, saliency maps, fixations in order and the patch
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 
 import matplotlib
 
@@ -12,11 +11,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from seqjepa_core import figures  # noqa: E402
+from seqjepa_core.analysis_tables import path_integration_table  # noqa: E402
 from seqjepa_core.figures import annotated_grid, save_png  # noqa: E402
-from seqjepa_core.path_integration import CONDITIONS, path_metric  # noqa: E402
 from seqjepa_core.tables import load_paper_numbers  # noqa: E402
-
-PATH_CURVES = tuple((path_metric(c), label, color) for c, (label, color) in CONDITIONS.items())
 
 
 def _load(paths) -> list[dict]:
@@ -55,37 +53,11 @@ def heatmap_figure(inputs, out_png, spec: dict) -> None:
     save_png(fig, out_png)
 
 
-def path_curves(results: list[dict]) -> dict[str, dict[int, list[float]]]:
-    """metric -> M_val -> values over seeds."""
-    out: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in results:
-        for rec in r["metrics"]:
-            if rec["metric"] in {c for c, _, _ in PATH_CURVES}:
-                out[rec["metric"]][int(rec["m_val"])].append(float(rec["value"]))
-    return out
-
-
 def path_integration_figure(inputs, out_png, spec: dict) -> None:
-    curves = path_curves(_load(inputs))
-    paper = load_paper_numbers()
-    paper = paper[paper.table == "fig6a"]
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for metric, label, color in PATH_CURVES:
-        ms = sorted(curves.get(metric, {}))
-        if ms:
-            vals = [np.asarray(curves[metric][m]) for m in ms]
-            ax.errorbar(ms, [v.mean() for v in vals], yerr=[v.std(ddof=1) if len(v) > 1 else 0 for v in vals],
-                        color=color, marker="o", capsize=2, label=f"{label} (ours)")
-        ref = paper[paper.metric == metric]
-        ax.plot([int(l.split("=")[1]) for l in ref.label], ref.value, color=color, ls="--", marker="x", alpha=0.6,
-                label=f"{label} (paper)")
-    ax.set_xlabel("M_val (glimpses)")
-    ax.set_ylabel("R² of the displacement x_1 → x_{M+1}")
-    ax.set_title("STL-10 saccade path integration (Fig. 6a)", fontsize=10)
-    ax.legend(fontsize=6.5, frameon=False)
-    ax.grid(alpha=0.25)
-    fig.tight_layout()
-    save_png(fig, out_png)
+    """Fig. 6a: the three path-integration curves over M_val, mean ± std over seeds, the paper's dashed."""
+    figures.path_integration_figure(path_integration_table(_load(inputs), "fig6a"), out_png,
+                                    "STL-10 saccade path integration (Fig. 6a)", xlabel="M_val (glimpses)",
+                                    ylabel="R² of the displacement x_1 → x_{M+1}")
 
 
 def fixations_figure(inputs, out_png, spec: dict, images: int = 4, fixations: int = 5, seed: int = 0) -> None:

@@ -27,6 +27,13 @@ def test_path_integration_mean_std_over_seeds_and_paper_values():
         path_integration_table([_res(0, 3, [{"metric": "top1", "m_val": 1, "value": 1.0}])])
 
 
+def test_path_integration_reads_the_saccade_papers_fig6a_encoding():
+    results = [_res(0, 4, [{"metric": "path_r2_full", "m_val": 2, "value": 0.5},
+                           {"metric": "path_r2_no_action", "m_val": 3, "value": 0.0}])]
+    df = path_integration_table(results, "fig6a").set_index(["condition", "m_val"])
+    assert df.loc[("full", 2)].r2_paper == 0.972 and df.loc[("no_action", 3)].r2_paper == -0.021
+
+
 def test_seq_length_long_rows_and_paper_grids():
     results = [_res(0, t, [{"metric": "top1", "m_val": v, "value": 10 * t + v} for v in (1, 3)]
                    + [{"metric": "top1", "m_val": None, "value": -1.0},  # encoder top-1: not a grid cell

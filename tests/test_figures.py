@@ -7,8 +7,9 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from seqjepa_core.figures import annotated_grid, heatmap_figure, tradeoff_figure
+from seqjepa_core.figures import annotated_grid, heatmap_figure, path_integration_figure, tradeoff_figure
 from seqjepa_core.tables import build_table, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,3 +79,11 @@ def test_annotated_grid_prints_the_given_cells_in_place_and_skips_empty_ones():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "3"] and ax.get_ylabel() == "M_val"
     plt.close(fig)
+
+
+def test_path_integration_draws_each_condition(tmp_path):
+    df = pd.DataFrame([{"condition": c, "m_val": m, "r2_mean": 1 / m, "r2_std": 0.01, "r2_paper": 0.9 / m}
+                       for c in ("full", "no_vision") for m in (3, 1, 2)])
+    drawn = path_integration_figure(df, tmp_path / "p.png", "title")
+    assert set(drawn) == {"full", "no_vision"} and drawn["full"]["m_val"].tolist() == [1, 2, 3]
+    assert (tmp_path / "p.png").read_bytes()[:8] == PNG_MAGIC

@@ -1,4 +1,4 @@
-"""Figs. 4, 5, 6b, 7, 8 render to PNGs and draw exactly the values they are given."""
+"""Figs. 4, 5, 7, 8 render to PNGs and draw exactly the values they are given."""
 
 from pathlib import Path
 
@@ -38,14 +38,6 @@ def test_curves_take_the_right_row_and_column(tmp_path):
     assert drawn["top1_vs_mtr"].to_dict() == {t: 80 + t + 0.5 for t in (1, 2, 3)}
     assert drawn["top1_vs_mval"].to_dict() == {v: 82 + v / 10 for v in (1, 3, 5)}
     _check_png(tmp_path / "c.png")
-
-
-def test_path_integration_draws_each_condition(tmp_path):
-    df = pd.DataFrame([{"condition": c, "m_val": m, "r2_mean": 1 / m, "r2_std": 0.01, "r2_paper": 0.9 / m}
-                       for c in ("full", "no_vision") for m in (3, 1, 2)])
-    drawn = F.path_integration_figure(df, tmp_path / "p.png")
-    assert set(drawn) == {"full", "no_vision"} and drawn["full"]["m_val"].tolist() == [1, 2, 3]
-    _check_png(tmp_path / "p.png")
 
 
 def test_retrieval_grid_and_umap_panels(tmp_path):

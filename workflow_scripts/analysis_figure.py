@@ -7,7 +7,8 @@ seq_length: Fig. 8 (top-1 heatmap, M_tr x M_val) + Fig. 7 (R² and top-1 against
 import argparse
 
 from seqjepa_core.analysis_tables import paper_seq_length, path_integration_table, seq_length_long
-from seqjepa_core.figures_3diebench import path_integration_figure, seq_length_curves, seq_length_heatmap
+from seqjepa_core.figures import path_integration_figure
+from seqjepa_core.figures_3diebench import seq_length_curves, seq_length_heatmap
 from seqjepa_core.tables import load_probe_results, write_csv
 
 p = argparse.ArgumentParser(description=__doc__)
@@ -23,7 +24,7 @@ results = load_probe_results(args.results)
 if args.kind == "path_integration":
     df = path_integration_table(results, args.paper_tables[0] if args.paper_tables else None)
     write_csv(df, args.out_csv)
-    path_integration_figure(df, args.out_png)
+    path_integration_figure(df, args.out_png, "3DIEBench: angular path integration")
 else:
     df = seq_length_long(results)
     write_csv(df, args.out_csv)
