@@ -129,7 +129,8 @@ def patch_grid(centres: torch.Tensor, size: int, convention: str = "paper") -> t
 def bilinear_patches(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of ``images`` [B, C, H, W] on the grids rows [B, K, S] x cols [B, K, S], zero
     outside the image (``grid_sample``'s zeros padding) -> float [B, K, C, S, S]. On integer coordinates
-    bilinear sampling is the pixels themselves (weights 1 and 0): one gather, no interpolation."""
+    bilinear sampling is the pixels themselves (weights 1 and 0): on the CPU that takes one gather, no
+    interpolation; an accelerator runs the four taps (same values) rather than wait to check."""
     b, ch, h, w = images.shape
     _, k, s = rows.shape
     flat = images.flatten(2)                                                 # [B, C, H*W], no padded copy
@@ -147,7 +148,7 @@ def bilinear_patches(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tenso
         idx = (y.unsqueeze(-1) * w + x.unsqueeze(-2)).reshape(b, 1, -1).expand(b, ch, -1)
         return flat.gather(2, idx).view(b, ch, k, s, s).float()
 
-    if not (fy.any() or fx.any()):  # integer grid: the pixels themselves, zero outside
+    if known_all_false(fy != 0) and known_all_false(fx != 0):  # integer grid: the pixels themselves, zero outside
         (y, wy), (x, wx) = taps(y0, h, fy, 0), taps(x0, w, fx, 0)
         out = gather(y, x).mul_((wy.unsqueeze(-1) * wx.unsqueeze(-2)).unsqueeze(1))
         return out.permute(0, 2, 1, 3, 4)

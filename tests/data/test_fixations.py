@@ -121,7 +121,7 @@ def test_batched_patches_equal_the_per_image_loop(convention):
     assert torch.equal(patches, got.floor() if convention == "official" else got)
 
 
-def test_integer_position_patch_is_the_plain_crop_with_zero_padding():
+def test_integer_position_patch_is_the_plain_crop_with_zero_padding(sampler_path):
     images = torch.randint(0, 256, (1, 3, 96, 96), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
     for r, c in [(50, 40), (0, 0), (95, 10), (17, 88)]:
         patch = extract_patches(images, torch.tensor([[[r, c]]]), 32)[0, 0]
