@@ -5,11 +5,19 @@
         [--camera-scale 0.6]
     python tools/demo_equivariance.py features data.npz           # raw 16x16 pixels vs a random width-16 ResNet-18
     python tools/demo_equivariance.py train data.npz [--no-action] [--steps 600] [--lr 4e-4] [--width 16] [--ema 0.996]
+        [--batch-size 32] [--m-tr 3] [--save PREFIX]   # PREFIX_step{N}.pt at every --eval-every step
+    python tools/demo_equivariance.py mlp data.npz PREFIX_step600.pt ... [--random] [--epochs 60]
 
 Data: the demo generator's objects (5 classes x 52 objects x 50 views, 64 px); objects 0-39 of each class
 train the probe, 40-51 test it. Probe: a ridge (alpha 10) on standardised features; relative rotation from
 20k fresh train pairs scored on 5k held-out pairs (R² over the 4 quaternion components, and per component);
-individual rotation from single views. ``train`` runs seq-JEPA (M_tr 3, batch 32, AdamW with 20 warm-up steps
+individual rotation from single views. ``mlp`` scores saved models (or, with ``--random``, the randomly
+initialised seq-JEPA of seed 0, the demo's ``mtr3-random``) with the demo's own probe code path
+(``seqjepa_core.probes.run_probes`` with the 3DIEBench ``rel_rot_r2`` and ``indiv_rot_r2`` specs, the
+probe config of ``config/demo.yaml``: MLP hidden 256, batch 32, 60 epochs of fresh draws, 5 seeded test draws
+per object) on a feature bank of the tool's data; the draws come from ``probe_samplers.threedie``'s
+``epoch_draw``/``test_draw`` logic (5 views a sample as with M_val [1, 3, 5], views 0 and 1 the pair).
+``train`` runs seq-JEPA (M_tr 3, batch 32, AdamW with 20 warm-up steps
 and a cosine decay) with the project's classes and reports, every ``--eval-every`` steps, the probe and the
 held-out loss with the true a_M against a_M shuffled across the batch (how much the predictor uses the action).
 ``--paint`` mixes each surface's albedo with a colour given by its object-frame normal, so that orientation
@@ -39,6 +47,9 @@ from seqjepa_core.geometry import euler_xyz_to_quaternion, relative_rotation_qua
 from seqjepa_core.methods.base import MethodContext  # noqa: E402
 from seqjepa_core.methods.seqjepa import SeqJEPA, SeqJEPAParams  # noqa: E402
 from seqjepa_core.models.encoder import build_encoder  # noqa: E402
+from seqjepa_core.probe_samplers import draw_generator, encoded_features  # noqa: E402
+from seqjepa_core.probe_samplers.threedie import TEST_STREAM, draw_views  # noqa: E402
+from seqjepa_core.probes import ProbeConfig, get_probe_specs, run_probes  # noqa: E402
 
 CLASSES, OBJECTS, VIEWS, TRAIN_OBJECTS = 5, 52, 50, 40
 
@@ -135,6 +146,63 @@ def features(args) -> None:
                 latents, train, test)
 
 
+class BankSampler:
+    """The demo probe's draws (``probe_samplers.threedie``) on an in-memory bank [N, V, D] of the tool's data."""
+
+    def __init__(self, bank, latents, train, test, seed: int, test_draws: int, num_views: int = 5):
+        self.bank, self.latents, self.train, self.test_objects = bank, latents, train, test
+        self.seed, self.test_draws, self.num_views = seed, test_draws, num_views
+
+    def _features(self, objects, views):
+        lat = self.latents[objects[:, None], views]
+        actions = relative_actions(lat, "rotation")
+        feats = encoded_features(None, self.bank[objects[:, None], views], actions, [])
+        feats.update(label=torch.zeros(len(objects), dtype=torch.long), latents=lat, actions=actions)
+        return feats
+
+    def draw(self, epoch: int):
+        views = draw_views(len(self.train), VIEWS, self.num_views, draw_generator(self.seed, epoch))
+        return self._features(self.train, views)
+
+    def test(self):
+        gen = draw_generator(self.seed, 0, TEST_STREAM)
+        views = torch.cat([draw_views(len(self.test_objects), VIEWS, self.num_views, gen)
+                           for _ in range(self.test_draws)])
+        return self._features(self.test_objects.repeat(self.test_draws), views)
+
+
+def mlp_probe(name: str, feats, latents, train, test, seed: int, epochs: int) -> dict:
+    """Relative- and individual-rotation R² of ``feats`` through the project's probes (demo protocol)."""
+    cfg = ProbeConfig(m_val=(1, 3, 5), epochs=epochs, batch_size=32, hidden=256, test_draws=5)
+    specs = [s for s in get_probe_specs("3diebench", "rotation") if s.metric in ("rel_rot_r2", "indiv_rot_r2")]
+    started = time.process_time()
+    sampler = BankSampler(feats.float(), latents, train, test, seed + 10_000, cfg.test_draws)
+    out = {r["metric"]: r["value"] for r in run_probes(sampler, specs, cfg, "cpu", seed=seed)}
+    print(f"{name:40s} MLP probe ({epochs} ep, {time.process_time() - started:.0f} CPU-s): rel {out['rel_rot_r2']:.3f}"
+          f" ind {out['indiv_rot_r2']:.3f}", flush=True)
+    return out
+
+
+def build_model(width: int, m_tr: int, conditioned: bool, ema: float = 0.996) -> SeqJEPA:
+    return SeqJEPA(MethodContext(action_dim=4, encoder_width=width, m_tr=m_tr),
+                   SeqJEPAParams(condition_transformer=conditioned, condition_predictor=conditioned, ema_base=ema))
+
+
+def mlp(args) -> None:
+    views, latents, train, test = load(args.data)
+    models = []
+    if args.random:
+        torch.manual_seed(args.seed)
+        models.append((f"random init seed {args.seed}", build_model(args.width, 3, True)))
+    for path in args.checkpoints:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_model(saved["width"], saved["m_tr"], saved["conditioned"])
+        model.load_state_dict(saved["state"])
+        models.append((Path(path).name, model))
+    for name, model in models:
+        mlp_probe(name, encode(model.eval().encoder, views), latents, train, test, args.seed, args.epochs)
+
+
 # ------------------------------------------------------------------ training
 
 def _sequences(views, latents, objects, batch: int, m_tr: int, g: torch.Generator) -> SequenceBatch:
@@ -161,9 +229,7 @@ def train(args) -> None:
     torch.manual_seed(args.seed)
     views, latents, train_objects, test_objects = load(args.data)
     conditioned = not args.no_action
-    model = SeqJEPA(MethodContext(action_dim=4, encoder_width=args.width, m_tr=args.m_tr),
-                    SeqJEPAParams(condition_transformer=conditioned, condition_predictor=conditioned,
-                                  ema_base=args.ema))
+    model = build_model(args.width, args.m_tr, conditioned, args.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
     g, started = torch.Generator().manual_seed(args.seed), time.time()
     for step in range(args.steps + 1):
@@ -174,12 +240,15 @@ def train(args) -> None:
                     model, views, latents, train_objects, args.m_tr), flush=True)
             rotation_r2(f"{'action' if conditioned else 'no action'} step {step} ({time.time() - started:.0f} s)",
                         encode(model.encoder, views), latents, train_objects, test_objects)
+            if args.save:
+                torch.save({"state": model.state_dict(), "width": args.width, "m_tr": args.m_tr,
+                            "conditioned": conditioned, "step": step}, f"{args.save}_step{step}.pt")
             model.train()
         if step == args.steps:
             break
         for group in opt.param_groups:
             group["lr"] = args.lr * min(1, (step + 1) / 20) * 0.5 * (1 + np.cos(np.pi * step / args.steps))
-        loss, _ = model.training_loss(_sequences(views, latents, train_objects, 32, args.m_tr, g))
+        loss, _ = model.training_loss(_sequences(views, latents, train_objects, args.batch_size, args.m_tr, g))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -205,11 +274,20 @@ def main(argv=None) -> None:
     tr.add_argument("--m-tr", type=int, default=3)
     tr.add_argument("--eval-every", type=int, default=200)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--save", help="save the model as SAVE_step{N}.pt at every evaluation")
+    mp = sub.add_parser("mlp")
+    mp.add_argument("data", help=".npz of views and latents")
+    mp.add_argument("checkpoints", nargs="*", help="models saved by train --save")
+    mp.add_argument("--random", action="store_true", help="also the randomly initialised model of --seed")
+    mp.add_argument("--epochs", type=int, default=60)
+    mp.add_argument("--width", type=int, default=16)
+    mp.add_argument("--seed", type=int, default=0, help="probe seed (the demo's: the training seed)")
     for p in (gen, feat, tr):
         p.add_argument("data", help=".npz of views and latents")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    {"generate": generate, "features": features, "train": train}[args.command](args)
+    {"generate": generate, "features": features, "train": train, "mlp": mlp}[args.command](args)
 
 
 if __name__ == "__main__":
