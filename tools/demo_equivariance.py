@@ -12,7 +12,7 @@ Data: the demo generator's objects (5 classes x 52 objects x 50 views, 64 px); o
 train the probe, 40-51 test it. Probe: a ridge (alpha 10) on standardised features; relative rotation from
 20k fresh train pairs scored on 5k held-out pairs (R² over the 4 quaternion components, and per component);
 individual rotation from single views. ``mlp`` scores saved models (or, with ``--random``, the randomly
-initialised seq-JEPA of seed 0, the demo's ``mtr3-random``) with the demo's own probe code path
+initialised seq-JEPA of ``--seed``, the demo's ``mtr3-random``) with the demo's own probe code path
 (``seqjepa_core.probes.run_probes`` with the 3DIEBench ``rel_rot_r2`` and ``indiv_rot_r2`` specs, the
 probe config of ``config/demo.yaml``: MLP hidden 256, batch 32, 60 epochs of fresh draws, 5 seeded test draws
 per object) on a feature bank of the tool's data; the draws come from ``probe_samplers.threedie``'s
