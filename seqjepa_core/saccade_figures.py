@@ -11,9 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from seqjepa_core import figures  # noqa: E402
 from seqjepa_core.analysis_tables import path_integration_table  # noqa: E402
-from seqjepa_core.figures import annotated_grid, save_png  # noqa: E402
+from seqjepa_core.figures import annotated_grid, save_png, path_integration_figure as path_curves_figure  # noqa: E402
 from seqjepa_core.tables import load_paper_numbers  # noqa: E402
 
 
@@ -55,9 +54,9 @@ def heatmap_figure(inputs, out_png, spec: dict) -> None:
 
 def path_integration_figure(inputs, out_png, spec: dict) -> None:
     """Fig. 6a: the three path-integration curves over M_val, mean ± std over seeds, the paper's dashed."""
-    figures.path_integration_figure(path_integration_table(_load(inputs), "fig6a"), out_png,
-                                    "STL-10 saccade path integration (Fig. 6a)", xlabel="M_val (glimpses)",
-                                    ylabel="R² of the displacement x_1 → x_{M+1}")
+    path_curves_figure(path_integration_table(_load(inputs), "fig6a"), out_png,
+                       "STL-10 saccade path integration (Fig. 6a)", xlabel="M_val (glimpses)",
+                       ylabel="R² of the displacement x_1 → x_{M+1}")
 
 
 def fixations_figure(inputs, out_png, spec: dict, images: int = 4, fixations: int = 5, seed: int = 0) -> None:
