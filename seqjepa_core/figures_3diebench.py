@@ -20,7 +20,6 @@ import pandas as pd  # noqa: E402
 from seqjepa_core.figures import annotated_grid, save_png  # noqa: E402
 
 
-
 def _save(fig, out_png: str | os.PathLike) -> None:
     fig.tight_layout()
     save_png(fig, out_png)
