@@ -52,6 +52,12 @@ def dataset_ready(name):
     return [f"{ds.root}/.complete"]
 
 
+def look_args(synthetic):
+    """The generated 3DIEBench's rendering options (``synthetic_3diebench.Look``) as script flags."""
+    flags = f"--paint {synthetic.paint} --camera-scale {synthetic.camera_scale}"
+    return flags + (" --per-object-lighting" if synthetic.per_object_lighting else "")
+
+
 def index_path(experiment, split):
     return f"{RESULTS}/index/{CFG.experiments[experiment].dataset}/{split}.npz"
 

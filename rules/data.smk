@@ -12,6 +12,7 @@ if SYNTHETIC:
             splits_dir=TDIE.splits_dir,
             s=TDIE.synthetic,
             rotation_scale=" ".join(str(r) for r in TDIE.synthetic.rotation_scale),
+            look=look_args(TDIE.synthetic),
         log:
             f"{RESULTS}/logs/make_demo_3diebench.log",
         benchmark:
@@ -23,7 +24,7 @@ if SYNTHETIC:
             "{PYTHON} {SCRIPTS}/make_demo_3diebench.py --root $(dirname {output}) --splits-dir {params.splits_dir} "
             "--seed {params.s.seed} --classes {params.s.classes} --train-objects {params.s.train_objects} "
             "--val-objects {params.s.val_objects} --image-size {params.s.image_size} --workers {threads} "
-            "--rotation-scale {params.rotation_scale} "
+            "--rotation-scale {params.rotation_scale} {params.look} "
             "> {log} 2>&1"
 
 else:

@@ -10,6 +10,7 @@ if OOD is not None and OOD.source == "synthetic":
             f"{OOD.root}/.complete",
         params:
             s=OOD.synthetic,
+            look=look_args(OOD.synthetic),
         log:
             f"{RESULTS}/logs/make_demo_3diebench_ood.log",
         benchmark:
@@ -20,7 +21,7 @@ if OOD is not None and OOD.source == "synthetic":
         shell:
             "{PYTHON} {SCRIPTS}/make_demo_3diebench_ood.py --root $(dirname {output}) --seed {params.s.seed} "
             "--classes {params.s.classes} --objects {params.s.val_objects} --image-size {params.s.image_size} "
-            "--workers {threads} > {log} 2>&1"
+            "--workers {threads} {params.look} > {log} 2>&1"
 
 elif OOD is not None:
 

@@ -79,6 +79,9 @@ class SyntheticConfig:
     unlabeled_images: int = 0            # STL-10: size of the pretraining split
     rotation_scale: tuple[float, ...] = (1.0, 1.0, 1.0)  # per-axis (x, y, z) fraction of 3DIEBench's
                                                          # (-pi/2, pi/2); < 1 narrows the demo's rotations
+    paint: float = 0.0                   # 3DIEBench demo data: weight of the surface-normal colour (Look)
+    camera_scale: float = 1.0            # 3DIEBench demo data: camera distance factor, <= 1 (Look)
+    per_object_lighting: bool = False    # 3DIEBench demo data: view 0's floor and spot light in every view (Look)
     discs_per_colour: int = 1            # STL-10 demo data: discs of each class colour (demo: 2)
     light: float = 0.5                   # STL-10 demo data: dimming from the top row to the bottom one
     tint: float = 0.1                    # STL-10 demo data: red/blue shift from left to right column (demo: 0.25)
@@ -524,8 +527,8 @@ def load_config(raw: dict) -> PipelineConfig:
         ds = _build(DatasetConfig, d, where)
         _choice(ds.source, {"download", "local", "synthetic"}, f"{where}.source")
         _check_numbers(ds.synthetic, f"{where}.synthetic",
-                       allow_zero=frozenset({"seed", "unlabeled_images", "light", "tint"}),
-                       at_most_one=frozenset({"rotation_scale", "light", "tint"}))
+                       allow_zero=frozenset({"seed", "unlabeled_images", "light", "tint", "paint"}),
+                       at_most_one=frozenset({"rotation_scale", "light", "tint", "paint", "camera_scale"}))
         if len(ds.synthetic.rotation_scale) != 3:
             raise ConfigError(f"{where}.synthetic.rotation_scale: needs three numbers in (0, 1], "
                               f"got {list(ds.synthetic.rotation_scale)}")

@@ -19,6 +19,7 @@ import functools
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +38,40 @@ _LIGHT_DIST = 5.0
 _SPOT_INNER, _SPOT_OUTER = float(np.cos(np.deg2rad(22.0))), float(np.cos(np.deg2rad(38.0)))
 _AMBIENT = 0.22
 MARKER = ".synthetic"  # in root: this folder is generated and may be regenerated
+
+
+@dataclass(frozen=True)
+class Look:
+    """Demo-only rendering options; the defaults render 3DIEBench's look. They make an object's rotation
+    easier to see for a small encoder trained briefly (README, "What the 3DIEBench demo shows")."""
+
+    paint: float = 0.0                 # weight (0-1) in each surface's albedo of a colour given by its
+                                       # object-frame normal, so that orientation shows as colour
+    camera_scale: float = 1.0          # camera distance to its target, as a fraction of the default
+    per_object_lighting: bool = False  # every view keeps view 0's floor hue and spot light (and latents say so)
+
+    def __post_init__(self):
+        if not 0 <= self.paint <= 1:
+            raise ValueError(f"paint must be in [0, 1], got {self.paint}")
+        if not 0 < self.camera_scale <= 1:
+            raise ValueError(f"camera_scale must be in (0, 1], got {self.camera_scale}")
+
+    def camera_position(self) -> np.ndarray:
+        return _CAM_TARGET + self.camera_scale * (_CAM_POS - _CAM_TARGET)
+
+    @staticmethod
+    def add_arguments(ap) -> None:
+        """The generator scripts' flags for these options (``rules/common.smk: look_args`` writes them)."""
+        ap.add_argument("--paint", type=float, default=0.0, help="weight of the surface-normal colour (demo option)")
+        ap.add_argument("--camera-scale", type=float, default=1.0, help="camera distance factor, <= 1 (demo option)")
+        ap.add_argument("--per-object-lighting", action="store_true", help="view 0's lighting in every view (demo)")
+
+    @classmethod
+    def from_args(cls, args) -> "Look":
+        return cls(paint=args.paint, camera_scale=args.camera_scale, per_object_lighting=args.per_object_lighting)
+
+
+PLAIN = Look()
 _F = np.float32  # rendering dtype: half the memory traffic of float64, ample precision at this scale
 
 
@@ -255,10 +290,11 @@ def _bounding_radius(kind: int, size: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=8)
-def _camera(n_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _camera(n_px: int, camera_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fixed camera sampled at n_px x n_px pixel centres: ray directions [3, n_px^2] (row-major, top row first),
     their floor points (the camera position for rays above the horizon) and whether they hit the floor."""
-    fwd = _CAM_TARGET - _CAM_POS
+    cam = Look(camera_scale=camera_scale).camera_position()
+    fwd = _CAM_TARGET - cam
     fwd /= np.linalg.norm(fwd)
     right = np.cross(fwd, [0.0, 0.0, 1.0])
     right /= np.linalg.norm(right)
@@ -268,14 +304,16 @@ def _camera(n_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     d = fwd[:, None] + u.ravel() * right[:, None] + v.ravel() * up[:, None]
     d /= np.sqrt(_dot(d, d))
     on_floor = d[2] < -1e-9
-    t_floor = np.where(on_floor, (_FLOOR_Z - _CAM_POS[2]) / np.minimum(d[2], -1e-9), 0.0)
-    return d.astype(_F), (_CAM_POS[:, None] + t_floor * d).astype(_F), on_floor
+    t_floor = np.where(on_floor, (_FLOOR_Z - cam[2]) / np.minimum(d[2], -1e-9), 0.0)
+    return d.astype(_F), (cam[:, None] + t_floor * d).astype(_F), on_floor
 
 
 def _trace(parts: list[Part], rots: np.ndarray, view: np.ndarray, o: np.ndarray, d: np.ndarray,
-           t_max: np.ndarray | float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           t_max: np.ndarray | float = np.inf, paint: float = 0.0
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nearest hit of world rays (o [3, 1 or N], d [3, N]; ray n sees the object rotated by rots[view[n]]) over
     all parts: t (inf = miss), world normal [3, N], albedo [3, N], surface id (8 * part + face; -1 = miss).
+    ``paint``: see ``Look``.
 
     Rays are moved into the object frame once, so each part needs only its fixed pose.
     """
@@ -296,14 +334,17 @@ def _trace(parts: list[Part], rots: np.ndarray, view: np.ndarray, o: np.ndarray,
         t_best[idx], surface[idx] = t[closer], 8 * k + face
         _set_cols(normal, idx, np.einsum("ij,jn->in", prot, _cols(n_local, closer)))
         _set_cols(albedo, idx, _cols(alb.T, face))
+    if paint:  # normal here is in the object frame: the colour turns with the object
+        albedo = (1 - paint) * albedo + paint * (0.1 + 0.8 * (0.5 + 0.5 * normal)).astype(_F)
     return t_best, np.einsum("ijn,jn->in", rg, normal), albedo, surface  # normals back to the world: R n
 
 
 def _shade(parts: list[Part], rots: np.ndarray, light: np.ndarray, light_rgb: np.ndarray, floor_rgb: np.ndarray,
-           view: np.ndarray, d: np.ndarray, p_floor: np.ndarray, on_floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+           view: np.ndarray, d: np.ndarray, p_floor: np.ndarray, on_floor: np.ndarray,
+           look: Look = PLAIN) -> tuple[np.ndarray, np.ndarray]:
     """Linear RGB [3, N] of camera rays d [3, N] (ray n in view ``view[n]``; per-view light position, light and
     floor colours [V, 3]) and a key per ray (surface, shadow) whose jumps mark the edges worth anti-aliasing."""
-    cam = _CAM_POS.astype(_F)[:, None]
+    cam = look.camera_position().astype(_F)[:, None]
     p, hit = p_floor.copy(), on_floor.copy()
     normal = np.zeros_like(p)
     normal[2] = 1.0
@@ -311,7 +352,7 @@ def _shade(parts: list[Part], rots: np.ndarray, light: np.ndarray, light_rgb: np
     key = np.where(on_floor, 1000, 2000)
     cand = np.flatnonzero(_hits_sphere(cam, d, np.inf))  # the object lies inside the unit sphere
     dc = _cols(d, cand)
-    t_obj, n_obj, a_obj, surface = _trace(parts, rots, view[cand], cam, dc)
+    t_obj, n_obj, a_obj, surface = _trace(parts, rots, view[cand], cam, dc, paint=look.paint)
     front = np.flatnonzero(t_obj < np.where(on_floor[cand], _dot(_cols(p_floor, cand) - cam, dc), np.inf))
     idx = cand[front]
     _set_cols(p, idx, cam + t_obj[front] * _cols(dc, front))
@@ -344,7 +385,8 @@ def _shade(parts: list[Part], rots: np.ndarray, light: np.ndarray, light_rgb: np
 _GAMMA_LUT = (np.linspace(0, 1, 4096) ** (1 / 2.2) * 255 + 0.5).astype(np.uint8)  # a power per pixel is slow
 
 
-def render_views(parts: list[Part], latents: np.ndarray, size: int, supersample: int = 2) -> np.ndarray:
+def render_views(parts: list[Part], latents: np.ndarray, size: int, supersample: int = 2,
+                 look: Look = PLAIN) -> np.ndarray:
     """All views of one object in one batch: latents [V, 7] -> uint8 [V, size, size, 3].
 
     Pixels are shaded once at their centre; only those on an edge (their surface or shadow differs from a
@@ -360,8 +402,8 @@ def render_views(parts: list[Part], latents: np.ndarray, size: int, supersample:
                                            np.stack([_hsv(h, 0.55, 0.85) for h in lat[:, 3]])))
     n = size * size
     view, pix = np.repeat(np.arange(v_n), n), np.tile(np.arange(n), v_n)
-    d, p_floor, on_floor = _camera(size)
-    rgb, key = _shade(parts, rots, *colours, view, _cols(d, pix), _cols(p_floor, pix), on_floor[pix])
+    d, p_floor, on_floor = _camera(size, look.camera_scale)
+    rgb, key = _shade(parts, rots, *colours, view, _cols(d, pix), _cols(p_floor, pix), on_floor[pix], look)
     if supersample > 1:
         key = key.reshape(v_n, size, size)
         edge = np.zeros(key.shape, dtype=bool)
@@ -376,8 +418,9 @@ def render_views(parts: list[Part], latents: np.ndarray, size: int, supersample:
         ss = supersample * supersample
         i, j = np.divmod(np.arange(ss), supersample)
         sub = ((r[:, None] * supersample + i) * size * supersample + c[:, None] * supersample + j).ravel()
-        d, p_floor, on_floor = _camera(size * supersample)
-        rgb_sub, _ = _shade(parts, rots, *colours, np.repeat(v, ss), _cols(d, sub), _cols(p_floor, sub), on_floor[sub])
+        d, p_floor, on_floor = _camera(size * supersample, look.camera_scale)
+        rgb_sub, _ = _shade(parts, rots, *colours, np.repeat(v, ss), _cols(d, sub), _cols(p_floor, sub), on_floor[sub],
+                            look)
         _set_cols(rgb, flat, rgb_sub.reshape(3, flat.size, ss).mean(2))
     lin = rgb.reshape(3, v_n, size, size)
     return _GAMMA_LUT[(np.clip(lin, 0.0, 1.0) * 4095 + 0.5).astype(np.intp)].transpose(1, 2, 3, 0)
@@ -401,21 +444,28 @@ def sample_latents(rng: np.random.Generator, num_views: int,
                            rng.uniform(0, 1, (num_views, 1))], axis=1)
 
 
+def _lighting(latents: np.ndarray, look: Look) -> np.ndarray:
+    """``latents`` with view 0's floor hue and spot light in every view when ``look.per_object_lighting``."""
+    if look.per_object_lighting:
+        latents[:, 3:] = latents[0, 3:]
+    return latents
+
+
 def render_object(builder_index: int, seed: list[int], num_views: int, image_size: int,
-                  rotation_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+                  rotation_scale: tuple[float, float, float] = (1.0, 1.0, 1.0), look: Look = PLAIN
                   ) -> tuple[str, list[Image.Image], np.ndarray]:
     """Object id (32 hex), its views and latents [num_views, 7], all from one seed."""
     rng = np.random.default_rng(seed)
     object_id = rng.bytes(16).hex()
     parts = _normalise(CLASSES[builder_index][2](rng))
-    latents = sample_latents(rng, num_views, rotation_scale)
-    images = [Image.fromarray(img) for img in render_views(parts, latents, image_size)]
+    latents = _lighting(sample_latents(rng, num_views, rotation_scale), look)
+    images = [Image.fromarray(img) for img in render_views(parts, latents, image_size, look=look)]
     return object_id, images, latents
 
 
-def _write_object(args: tuple[str, str, int, list[int], int, int, tuple[float, float, float]]) -> str:
-    root, synset, builder_index, seed, num_views, image_size, rotation_scale = args
-    object_id, images, latents = render_object(builder_index, seed, num_views, image_size, rotation_scale)
+def _write_object(args: tuple[str, str, int, list[int], int, int, tuple[float, float, float], Look]) -> str:
+    root, synset, builder_index, seed, num_views, image_size, rotation_scale, look = args
+    object_id, images, latents = render_object(builder_index, seed, num_views, image_size, rotation_scale, look)
     folder = Path(root) / synset / object_id
     folder.mkdir(parents=True, exist_ok=True)
     for i, (img, lat) in enumerate(zip(images, latents)):
@@ -463,10 +513,12 @@ def _render_all(write: Callable, jobs: list, workers: int | None) -> list[str]:
 def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes: int = 5,
              objects_per_class_train: int = 40, objects_per_class_val: int = 10, image_size: int = 64,
              num_views: int = 50, seed: int = 0, workers: int | None = None,
-             rotation_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> dict[str, list[str]]:
+             rotation_scale: tuple[float, float, float] = (1.0, 1.0, 1.0), look: Look = PLAIN
+             ) -> dict[str, list[str]]:
     """Write the miniature dataset and its four split files; returns {"train": paths, "val": paths}.
 
-    ``rotation_scale`` narrows the rotation range per axis (x, y, z); see ``sample_latents``.
+    ``rotation_scale`` narrows the rotation range per axis (x, y, z); see ``sample_latents``. ``look``: the
+    demo's rendering options (``Look``).
 
     A previous output in ``root`` (recognised by its marker file) is replaced, so no stale synset folder can
     shift the sorted-synset labels; any other non-empty ``root`` is refused rather than touched.
@@ -481,7 +533,7 @@ def generate(root: str | os.PathLike, splits_dir: str | os.PathLike, num_classes
     for k, (synset, _, _) in enumerate(classes):
         for s, (split, n) in enumerate(per_split.items()):
             jobs[split] += [(str(root), synset, k, [seed, k, s, j], num_views, image_size,
-                            tuple(rotation_scale)) for j in range(n)]
+                            tuple(rotation_scale), look) for j in range(n)]
     paths = _render_all(_write_object, jobs["train"] + jobs["val"], workers)
     out = {"train": paths[:len(jobs["train"])], "val": paths[len(jobs["train"]):]}
     splits = Path(splits_dir)
@@ -509,29 +561,31 @@ def sample_ood_latents(rng: np.random.Generator, num_views: int) -> np.ndarray:
     return lat
 
 
-def _write_ood_object(args: tuple[str, str, int, list[int], tuple[int, ...], int]) -> str:
-    root, synset, builder_index, seed, view_ids, image_size = args
+def _write_ood_object(args: tuple[str, str, int, list[int], tuple[int, ...], int, Look]) -> str:
+    root, synset, builder_index, seed, view_ids, image_size, look = args
     rng = np.random.default_rng(seed)
     object_id = rng.bytes(16).hex()
     parts = _normalise(CLASSES[builder_index][2](rng))
-    latents = sample_ood_latents(rng, len(view_ids))
+    latents = _lighting(sample_ood_latents(rng, len(view_ids)), look)
     folder = Path(root) / synset / object_id
     folder.mkdir(parents=True, exist_ok=True)
-    for v, img, lat in zip(view_ids, render_views(parts, latents, image_size), latents):
+    for v, img, lat in zip(view_ids, render_views(parts, latents, image_size, look=look), latents):
         Image.fromarray(img).save(folder / f"image_{v}.jpg", quality=90)
         np.save(folder / f"latent_{v}.npy", lat)
     return f"/{synset}/{object_id}/"
 
 
 def generate_ood(root: str | os.PathLike, num_classes: int = 5, objects_per_class: int = 10, image_size: int = 64,
-                 view_ids: tuple[int, ...] = OOD_VIEW_IDS, seed: int = 0, workers: int | None = None) -> list[str]:
+                 view_ids: tuple[int, ...] = OOD_VIEW_IDS, seed: int = 0, workers: int | None = None,
+                 look: Look = PLAIN) -> list[str]:
     """A miniature 3DIEBench-OOD: new objects of the first ``num_classes`` classes, views ``view_ids`` with
-    rotations ±U(pi/2, pi), in the Hub release's layout (a tree, no split files). Returns the object paths.
+    rotations ±U(pi/2, pi), in the Hub release's layout (a tree, no split files), rendered with ``look`` (the
+    in-distribution data's, so that only the rotations are out of distribution). Returns the object paths.
 
     Object seeds carry a tag (2) that the in-distribution generator never uses, so no OOD object duplicates a
     training or validation object.
     """
     root = _fresh_root(root, num_classes, "3DIEBench-OOD")
-    jobs = [(str(root), synset, k, [seed, k, 2, j], tuple(view_ids), image_size)
+    jobs = [(str(root), synset, k, [seed, k, 2, j], tuple(view_ids), image_size, look)
             for k, (synset, _, _) in enumerate(CLASSES[:num_classes]) for j in range(objects_per_class)]
     return _render_all(_write_ood_object, jobs, workers)

@@ -137,3 +137,69 @@ def test_rotation_scale_narrows_each_axis_and_keeps_the_other_factors():
     assert np.abs(narrow[:, 0]).max() <= np.pi / 8 and np.abs(narrow[:, 0]).max() > 0.9 * np.pi / 8
     with pytest.raises(ValueError, match="rotation_scale"):
         S.generate("unused", "unused", rotation_scale=(0.0, 1.0, 1.0))
+
+
+# ----------------------------------------------------------------------------- the demo's Look options
+
+def test_paint_colours_each_surface_by_its_object_frame_normal():
+    parts = S._normalise(S.CLASSES[3][2](np.random.default_rng(4)))
+    angles = np.array([[0.4, -0.3, 1.1], [-0.2, 0.5, -2.0]])
+    rots = np.stack([S.euler_xyz_matrix(a) for a in angles]).astype(S._F)
+    d, _, _ = S._camera(32)
+    view = np.repeat([0, 1], d.shape[1])
+    cam = S._CAM_POS.astype(S._F)[:, None]
+    t, n_world, plain, _ = S._trace(parts, rots, view, cam, np.tile(d, 2))
+    _, _, painted, _ = S._trace(parts, rots, view, cam, np.tile(d, 2), paint=1.0)
+    _, _, half, _ = S._trace(parts, rots, view, cam, np.tile(d, 2), paint=0.5)
+    hit = np.isfinite(t)
+    assert hit.mean() > 0.05
+    # independently: the world normal taken back into the object frame by scipy's rotation of that view
+    n_obj = np.concatenate([Rotation.from_euler("xyz", a).inv().apply(n_world[:, view == k].T).T
+                            for k, a in enumerate(angles)], axis=1)
+    np.testing.assert_allclose(painted[:, hit], (0.1 + 0.8 * (0.5 + 0.5 * n_obj))[:, hit], atol=1e-5)
+    np.testing.assert_allclose(half[:, hit], 0.5 * (plain + painted)[:, hit], atol=1e-5)
+
+
+def test_camera_scale_enlarges_the_object_and_per_object_lighting_fixes_the_light():
+    parts = S._normalise(S.CLASSES[1][2](np.random.default_rng(5)))
+    rots = S.euler_xyz_matrix(np.zeros(3))[None].astype(S._F)
+
+    def object_fraction(scale: float) -> float:
+        look = S.Look(camera_scale=scale)
+        d, _, _ = S._camera(48, scale)
+        cam = look.camera_position().astype(S._F)[:, None]
+        return np.isfinite(S._trace(parts, rots, np.zeros(d.shape[1], int), cam, d)[0]).mean()
+
+    # the image plane shrinks with the distance: ~ (1 / 0.6)^2 = 2.8 times the pixels (perspective: not exactly)
+    assert 2.0 < object_fraction(0.6) / object_fraction(1.0) < 3.6
+    lit = S._lighting(S.sample_latents(np.random.default_rng(6), 5), S.Look(per_object_lighting=True))
+    free = S.sample_latents(np.random.default_rng(6), 5)
+    np.testing.assert_array_equal(lit[:, :3], free[:, :3])  # same rotations: the same random stream
+    np.testing.assert_array_equal(lit[:, 3:], np.broadcast_to(free[0, 3:], (5, 4)))
+
+
+@pytest.mark.parametrize("kwargs, match", [({"paint": 1.5}, "paint"), ({"camera_scale": 0.0}, "camera_scale"),
+                                           ({"camera_scale": 1.2}, "camera_scale")])
+def test_look_rejects_out_of_range_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        S.Look(**kwargs)
+
+
+def test_generator_script_writes_the_look_it_is_given(tmp_path):
+    import subprocess
+    import sys
+    root = tmp_path / "root"
+    subprocess.run([sys.executable, "workflow_scripts/make_demo_3diebench.py", "--root", str(root), "--splits-dir",
+                    str(tmp_path / "splits"), "--classes", "1", "--train-objects", "1", "--val-objects", "0",
+                    "--image-size", "16", "--views", "3", "--workers", "1", "--paint", "1", "--camera-scale", "0.6",
+                    "--per-object-lighting"], check=True, cwd=Path(__file__).resolve().parents[2])
+    obj = next(p for p in root.rglob("latent_0.npy")).parent
+    lat = np.stack([np.load(obj / f"latent_{i}.npy") for i in range(3)])
+    np.testing.assert_array_equal(lat[:, 3:], np.broadcast_to(lat[0, 3:], (3, 4)))
+    seed = [0, 0, 0, 0]  # the script's object: seed 0, class 0, the train split, its object 0
+    look = S.Look(paint=1, camera_scale=0.6, per_object_lighting=True)
+    expected, plain = (S.render_object(0, seed, 3, 16, look=lk)[1][1] for lk in (look, S.PLAIN))
+    out = tmp_path / "expected.jpg"
+    expected.save(out, quality=90)  # as the generator saves it
+    assert out.read_bytes() == (obj / "image_1.jpg").read_bytes()
+    assert np.abs(np.asarray(expected, float) - np.asarray(plain, float)).mean() > 10
