@@ -6,6 +6,7 @@
     python tools/demo_equivariance.py features data.npz           # raw 16x16 pixels vs a random width-16 ResNet-18
     python tools/demo_equivariance.py train data.npz [--no-action] [--steps 600] [--lr 4e-4] [--width 16] [--ema 0.996]
         [--batch-size 32] [--m-tr 3] [--save PREFIX]   # PREFIX_step{N}.pt at every --eval-every step
+        [--seed 0] [--encoder-seed S] [--data-seed S]   # which seed draws the encoder / the sequences
     python tools/demo_equivariance.py mlp data.npz PREFIX_step600.pt ... [--random] [--epochs 60]
 
 Data: the demo generator's objects (5 classes x 52 objects x 50 views, 64 px); objects 0-39 of each class
@@ -20,9 +21,8 @@ per object) on a feature bank of the tool's data; the draws come from ``probe_sa
 ``train`` runs seq-JEPA (M_tr 3, batch 32, AdamW with 20 warm-up steps
 and a cosine decay) with the project's classes and reports, every ``--eval-every`` steps, the probe and the
 held-out loss with the true a_M against a_M shuffled across the batch (how much the predictor uses the action).
-``--paint`` mixes each surface's albedo with a colour given by its object-frame normal, so that orientation
-shows as colour; ``--per-object-lighting`` keeps the floor and spot light of view 0 for every view;
-``--camera-scale`` moves the camera towards its target by that factor, so the object fills more of the frame.
+``--paint``, ``--per-object-lighting`` and ``--camera-scale`` are the generator's ``Look`` options
+(``seqjepa_core.data.synthetic_3diebench``; the demo's ``datasets.3diebench.synthetic`` keys of the same names).
 """
 
 from __future__ import annotations
@@ -56,40 +56,20 @@ CLASSES, OBJECTS, VIEWS, TRAIN_OBJECTS = 5, 52, 50, 40
 
 # ------------------------------------------------------------------ data
 
-def _painted_trace(mix: float, trace):
-    """``synthetic_3diebench._trace`` with each hit's albedo mixed with a colour of its object-frame normal."""
-    def painted(parts, rots, view, o, d, t_max=np.inf):
-        t, n_world, albedo, surface = trace(parts, rots, view, o, d, t_max)
-        rg = synth._cols(rots.reshape(-1, 9).T, view).reshape(3, 3, d.shape[1])
-        n_obj = np.einsum("jin,jn->in", rg, n_world)  # R^T n
-        paint = (0.1 + 0.8 * (0.5 + 0.5 * n_obj)).astype(albedo.dtype)
-        return t, n_world, (1 - mix) * albedo + mix * paint, surface
-    return painted
-
-
-def _patch_worker(paint: float, camera_scale: float = 1.0) -> None:
-    if paint:
-        synth._trace = _painted_trace(paint, synth._trace)  # once, in this worker process only
-    if camera_scale != 1.0:  # move the camera towards its target: the object fills more of the frame
-        synth._CAM_POS = synth._CAM_TARGET + camera_scale * (synth._CAM_POS - synth._CAM_TARGET)
-
-
-def _render(job: tuple[int, int], scale, per_object_lighting: bool):
+def _render(job: tuple[int, int], scale, look: synth.Look):
     builder, index = job
     rng = np.random.default_rng([7, builder, index])
     rng.bytes(16)  # the object id, as render_object draws it
     parts = synth._normalise(synth.CLASSES[builder][2](rng))
-    latents = synth.sample_latents(rng, VIEWS, scale)
-    if per_object_lighting:
-        latents[:, 3:] = latents[0, 3:]
-    return synth.render_views(parts, latents, 64), latents
+    latents = synth._lighting(synth.sample_latents(rng, VIEWS, scale), look)
+    return synth.render_views(parts, latents, 64, look=look), latents
 
 
 def generate(args) -> None:
     jobs = [(b, i) for b in range(CLASSES) for i in range(OBJECTS)]
-    render = partial(_render, scale=tuple(args.rotation_scale), per_object_lighting=args.per_object_lighting)
-    with ProcessPoolExecutor(2, initializer=_patch_worker, initargs=(args.paint, args.camera_scale)) as pool:
-        out = list(pool.map(render, jobs, chunksize=8))
+    look = synth.Look.from_args(args)
+    with ProcessPoolExecutor(2) as pool:
+        out = list(pool.map(partial(_render, scale=tuple(args.rotation_scale), look=look), jobs, chunksize=8))
     np.savez(args.data, X=np.stack([x for x, _ in out]), L=np.stack([lat for _, lat in out]),
              I=np.array([i for _, i in jobs]))
 
@@ -230,8 +210,14 @@ def train(args) -> None:
     views, latents, train_objects, test_objects = load(args.data)
     conditioned = not args.no_action
     model = build_model(args.width, args.m_tr, conditioned, args.ema)
+    if args.encoder_seed is not None:  # the encoder (and its EMA copy) of another seed, the rest of --seed
+        torch.manual_seed(args.encoder_seed)
+        encoder = build_encoder(width=args.width).state_dict()  # built first in SeqJEPA, so the same weights
+        model.encoder.load_state_dict(encoder)
+        model.target_encoder.load_state_dict(encoder)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
-    g, started = torch.Generator().manual_seed(args.seed), time.time()
+    data_seed = args.seed if args.data_seed is None else args.data_seed
+    g, started = torch.Generator().manual_seed(data_seed), time.time()
     for step in range(args.steps + 1):
         if step % args.eval_every == 0:
             model.eval()
@@ -260,9 +246,7 @@ def main(argv=None) -> None:
     sub = ap.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate")
     gen.add_argument("--rotation-scale", type=float, nargs=3, default=[0.333, 0.333, 1.0])
-    gen.add_argument("--paint", type=float, default=0.0, help="weight of the normal colour in the albedo, 0..1")
-    gen.add_argument("--per-object-lighting", action="store_true")
-    gen.add_argument("--camera-scale", type=float, default=1.0, help="camera distance factor (<1: larger object)")
+    synth.Look.add_arguments(gen)
     feat = sub.add_parser("features")
     feat.add_argument("--width", type=int, default=16)
     tr = sub.add_parser("train")
@@ -275,6 +259,8 @@ def main(argv=None) -> None:
     tr.add_argument("--eval-every", type=int, default=200)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--encoder-seed", type=int, help="initialise the encoder from this seed instead of --seed")
+    tr.add_argument("--data-seed", type=int, help="draw the training sequences from this seed instead of --seed")
     tr.add_argument("--save", help="save the model as SAVE_step{N}.pt at every evaluation")
     mp = sub.add_parser("mlp")
     mp.add_argument("data", help=".npz of views and latents")
