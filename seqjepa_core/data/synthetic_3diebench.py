@@ -9,6 +9,8 @@ cylinders, ray-cast in numpy: perspective camera, coloured floor, coloured spot 
 and cast shadows, edge-adaptive 2x2 supersampling. Each view draws its own factors like the real data: an extrinsic xyz
 rotation R = Rz Ry Rx (each angle in (-pi/2, pi/2)) applied to the object, floor hue, spot (theta, phi, hue).
 Parts and faces get distinct shades so no object is rotationally symmetric: rotation is recoverable from pixels.
+The demo's ``Look`` options (never used for 3DIEBench itself) paint each surface by its object-frame normal,
+move the camera closer and keep one lighting per object, so that a small encoder sees the rotation sooner.
 """
 
 from __future__ import annotations
