@@ -59,7 +59,7 @@ class Look:
             raise ValueError(f"camera_scale must be in (0, 1], got {self.camera_scale}")
 
     def camera_position(self) -> np.ndarray:
-        return _CAM_TARGET + self.camera_scale * (_CAM_POS - _CAM_TARGET)
+        return _camera_position(self.camera_scale)
 
     @staticmethod
     def add_arguments(ap) -> None:
@@ -74,6 +74,10 @@ class Look:
 
 
 PLAIN = Look()
+
+
+def _camera_position(camera_scale: float) -> np.ndarray:
+    return _CAM_TARGET + camera_scale * (_CAM_POS - _CAM_TARGET)
 _F = np.float32  # rendering dtype: half the memory traffic of float64, ample precision at this scale
 
 
@@ -295,7 +299,7 @@ def _bounding_radius(kind: int, size: np.ndarray) -> float:
 def _camera(n_px: int, camera_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fixed camera sampled at n_px x n_px pixel centres: ray directions [3, n_px^2] (row-major, top row first),
     their floor points (the camera position for rays above the horizon) and whether they hit the floor."""
-    cam = Look(camera_scale=camera_scale).camera_position()
+    cam = _camera_position(camera_scale)
     fwd = _CAM_TARGET - cam
     fwd /= np.linalg.norm(fwd)
     right = np.cross(fwd, [0.0, 0.0, 1.0])
