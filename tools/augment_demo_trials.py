@@ -5,7 +5,8 @@ the DAG; minutes per trial.
 
     python tools/augment_demo_trials.py generate OUT_DIR [--dataset cifar100] [--generator demo]
     python tools/augment_demo_trials.py run [--dataset cifar100] [--generator demo] [--epochs 60] [--batch-size 16]
-        [--lr 1e-3] [--probe-epochs 60] [--action-norm raw] [--cifar-stem 1] [--width 8]
+        [--lr 1e-3] [--probe-epochs 60] [--action-norm raw] [--cifar-stem 1] [--size 32] [--width 8]
+        [--params JSON]
         [--train-seed 0] [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
     python tools/augment_demo_trials.py ceiling [--dataset cifar100]
     python tools/augment_demo_trials.py components RUN_DIR/checkpoint.pt ARCHIVE_DIR
@@ -187,10 +188,10 @@ def _jpeg_round_trip(images: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def generate(out_dir: Path, dataset: str, generator: str, seed: int = 0) -> None:
+def generate(out_dir: Path, dataset: str, generator: str, seed: int = 0, size: int | None = None) -> None:
     """Write ``train.npz`` and ``test.npz`` (the packed index format the rules read) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    size, rng = SIZES[dataset], np.random.default_rng(seed + DATASET_SEED_OFFSET[dataset])
+    size, rng = size or SIZES[dataset], np.random.default_rng(seed + DATASET_SEED_OFFSET[dataset])
     for split, per_class in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
         labels = rng.permutation(np.repeat(np.arange(CLASSES), per_class))
         images = GENERATORS[generator](labels, size, rng)
@@ -216,13 +217,15 @@ def demo_run(dataset: str, variant: str, args):
     probe = run.probe
     if args.probe_epochs is not None:
         probe = dataclasses.replace(probe, epochs=args.probe_epochs, linear_epochs=args.probe_epochs)
-    run = dataclasses.replace(run, train=train, probe=probe, img_size=SIZES[dataset])
+    run = dataclasses.replace(run, train=train, probe=probe, img_size=args.size or SIZES[dataset])
     if args.width is not None:
         run = dataclasses.replace(run, encoder_width=args.width)
     if args.action_norm is not None:
         run = dataclasses.replace(run, action_norm=args.action_norm)
     if args.cifar_stem is not None:
         run = dataclasses.replace(run, cifar_stem=bool(args.cifar_stem))
+    if args.params:
+        run = dataclasses.replace(run, params={**run.params, **json.loads(args.params)})
     return run
 
 
@@ -237,7 +240,7 @@ def _summary(metrics: list[dict]) -> dict:
 def run_trials(args) -> None:
     name = f"{args.dataset}_{args.generator}"
     data = Path(args.out or ROOT / "results/demo_trials" / name)
-    generate(data, args.dataset, args.generator, args.seed)
+    generate(data, args.dataset, args.generator, args.seed, args.size)
     for variant in args.variants.split(","):
         run = demo_run(args.dataset, variant, args)
         out = data / (f"{variant}_e{run.train.epochs}_b{run.train.batch_size}_w{run.encoder_width}"
@@ -326,6 +329,8 @@ def main(argv=None) -> None:
     r.add_argument("--batch-size", type=int, default=None, help="pretraining batch (demo config if unset)")
     r.add_argument("--lr", type=float, default=None, help="pretraining learning rate (demo config if unset)")
     r.add_argument("--probe-epochs", type=int, default=None, help="epochs of the MLP and linear probes")
+    r.add_argument("--params", default=None, help='method params as JSON, e.g. \'{"action_embed_dim": 16}\'')
+    r.add_argument("--size", type=int, default=None, help="image size in px (default: the data set's, 32 or 64)")
     r.add_argument("--width", type=int, default=None, help="encoder width (demo: 16)")
     r.add_argument("--action-norm", choices=("sequence_l2", "raw"), default=None,
                    help="augmentation actions: sequence_l2 (official) or raw differences")
