@@ -72,7 +72,14 @@ def build_optimizer(method: Method, run: RunConfig) -> tuple[torch.optim.Optimiz
     groups = method.param_groups(wd)
     opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
     # Adam's coupled L2 ("weight_decay") is only meaningful if asked for; AdamW decouples it.
-    return opt_cls(groups, lr=lr), schedule, lr
+    return opt_cls(groups, lr=lr, fused=_fuse(groups)), schedule, lr
+
+
+def _fuse(groups: list[dict]) -> bool:
+    """torch's fused Adam kernel on CUDA (one launch for all tensors; bench/bench_optimizer.py). Not on the
+    CPU, where it would be faster too: its float rounding differs from torch's per-tensor loop, and the
+    CPU demo's single-seed tables are tuned on that loop's trajectory (docs/demo-trials.md, #9 fourth pass)."""
+    return all(p.is_cuda for g in groups for p in g["params"])
 
 
 def build_method_for_run(run: RunConfig) -> Method:

@@ -9,8 +9,8 @@ import torch
 from seqjepa_core.config import ProbeConfig, RunConfig, TrainConfig
 from seqjepa_core.data.loading import DataSpec, epoch_batches
 from seqjepa_core.methods.seqjepa import SeqJEPA
-from seqjepa_core.train import (NonFiniteLoss, Preempted, build_method_for_run, load_method, pretrain,
-                                seed_everything)
+from seqjepa_core.train import (NonFiniteLoss, Preempted, build_method_for_run, build_optimizer, load_method,
+                                pretrain, seed_everything)
 
 
 def make_run(**train) -> RunConfig:
@@ -194,3 +194,41 @@ def test_epoch_batches_are_a_seeded_permutation_sharded_by_rank():
     shards = [epoch_batches(20, 8, 3, 2, rank=r, world_size=2) for r in (0, 1)]
     for g, a, b in zip(full, *shards):
         assert sorted(a + b) == sorted(g) and len(a) == len(b) == 4
+
+
+def _steps_of_build_optimizer_and_of_the_loop(device: str):
+    """A real method stepped 5 times by ``build_optimizer``'s AdamW and by torch's per-tensor AdamW loop from
+    the same weights and gradients: (build_optimizer's optimiser, [(its param, the loop's param), ...])."""
+    run = make_run()
+    ours_method, loop_method = build_method_for_run(run).to(device), build_method_for_run(run).to(device)
+    loop_method.load_state_dict(ours_method.state_dict())
+    start = [p.detach().clone() for p in ours_method.parameters()]
+    ours, _, lr = build_optimizer(ours_method, run)
+    decay = ours.param_groups[0]["weight_decay"]
+    assert decay > 0 and ours.param_groups[1]["weight_decay"] == 0
+    loop = torch.optim.AdamW(loop_method.param_groups(decay), lr=lr, foreach=False)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        for a, b in zip(ours_method.parameters(), loop_method.parameters()):
+            a.grad = torch.randn(a.shape, generator=gen).to(device)
+            b.grad = a.grad.clone()
+        ours.step()
+        loop.step()
+    assert all(not torch.equal(p, p0) for p, p0 in zip(ours_method.parameters(), start) if p.requires_grad)
+    return ours, list(zip(ours_method.parameters(), loop_method.parameters()))
+
+
+def test_pretraining_optimiser_on_cpu_is_torchs_per_tensor_loop_bit_for_bit():
+    """CPU runs (the demo's tables) keep torch's per-tensor AdamW trajectory exactly: not the fused kernel,
+    whose rounding differs."""
+    ours, pairs = _steps_of_build_optimizer_and_of_the_loop("cpu")
+    assert not ours.defaults["fused"]
+    assert all(torch.equal(a, b) for a, b in pairs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_pretraining_optimiser_on_cuda_is_fused_and_steps_as_the_loop():
+    ours, pairs = _steps_of_build_optimizer_and_of_the_loop("cuda")
+    assert ours.defaults["fused"] is True
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
