@@ -18,6 +18,9 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/make_demo_3diebench.tsv"
         threads: 8  # scaled down to --cores (local) or local-cores (cluster)
+        # First: it heads the demo's longest chain (seq-JEPA's 3,000 steps), and with all the cores it needs
+        # it would otherwise wait until no single-core job is ready (minutes on 2 cores).
+        priority: 1
         conda:
             CONDA_ENV
         shell:
@@ -59,6 +62,7 @@ rule index_3diebench:
     resources:
         mem_mb=16000,
         runtime=120,
+    priority: 1  # the next link of the longest chain (see make_demo_3diebench)
     conda:
         CONDA_ENV
     shell:
