@@ -1,7 +1,7 @@
 """The pretraining optimiser step: torch's default AdamW (a loop over the tensors on the CPU, ``foreach`` on
 CUDA) against its fused kernel, which ``train.build_optimizer`` uses on CUDA only (on the CPU it keeps torch's
 loop: docs/demo-trials.md, #9 fourth pass). Parameters of the demo's seq-JEPA runs (3DIEBench M_tr 3, width
-8; CIFAR-100 M_tr 2, width 16: the transformer and predictor hold most of them) and of the CIFAR-100 run at
+8; CIFAR-100 M_tr 2, width 8: the transformer and predictor hold most of them) and of the CIFAR-100 run at
 the paper's width 64. Same parameters and gradients; the median of ``--steps`` timed steps after warm-up, on
 each device present (CPU, and CUDA when there is one).
 

@@ -331,7 +331,7 @@ def main(argv=None) -> None:
     r.add_argument("--probe-epochs", type=int, default=None, help="epochs of the MLP and linear probes")
     r.add_argument("--params", default=None, help='method params as JSON, e.g. \'{"action_embed_dim": 16}\'')
     r.add_argument("--size", type=int, default=None, help="image size in px (default: the data set's, 32 or 64)")
-    r.add_argument("--width", type=int, default=None, help="encoder width (demo: 16)")
+    r.add_argument("--width", type=int, default=None, help="encoder width (demo: CIFAR-100 8, Tiny ImageNet 16)")
     r.add_argument("--action-norm", choices=("sequence_l2", "raw"), default=None,
                    help="augmentation actions: sequence_l2 (official) or raw differences")
     r.add_argument("--train-seed", type=int, default=0, help="the run's training seed (the demo's: 0)")
