@@ -58,11 +58,8 @@ CLASSES, OBJECTS, VIEWS, TRAIN_OBJECTS = 5, 52, 50, 40
 
 def _render(job: tuple[int, int], scale, look: synth.Look):
     builder, index = job
-    rng = np.random.default_rng([7, builder, index])
-    rng.bytes(16)  # the object id, as render_object draws it
-    parts = synth._normalise(synth.CLASSES[builder][2](rng))
-    latents = synth._lighting(synth.sample_latents(rng, VIEWS, scale), look)
-    return synth.render_views(parts, latents, 64, look=look), latents
+    _, images, latents = synth.render_object(builder, [7, builder, index], VIEWS, 64, scale, look)
+    return np.stack([np.asarray(im) for im in images]), latents
 
 
 def generate(args) -> None:

@@ -40,6 +40,7 @@ _LIGHT_DIST = 5.0
 _SPOT_INNER, _SPOT_OUTER = float(np.cos(np.deg2rad(22.0))), float(np.cos(np.deg2rad(38.0)))
 _AMBIENT = 0.22
 MARKER = ".synthetic"  # in root: this folder is generated and may be regenerated
+_F = np.float32  # rendering dtype: half the memory traffic of float64, ample precision at this scale
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ class Look:
     @staticmethod
     def add_arguments(ap) -> None:
         """The generator scripts' flags for these options (``rules/common.smk: look_args`` writes them)."""
-        ap.add_argument("--paint", type=float, default=0.0, help="weight of the surface-normal colour (demo option)")
-        ap.add_argument("--camera-scale", type=float, default=1.0, help="camera distance factor, <= 1 (demo option)")
+        ap.add_argument("--paint", type=float, default=PLAIN.paint, help="weight of the surface-normal colour (demo)")
+        ap.add_argument("--camera-scale", type=float, default=PLAIN.camera_scale, help="camera distance, <= 1 (demo)")
         ap.add_argument("--per-object-lighting", action="store_true", help="view 0's lighting in every view (demo)")
 
     @classmethod
@@ -78,7 +79,6 @@ PLAIN = Look()
 
 def _camera_position(camera_scale: float) -> np.ndarray:
     return _CAM_TARGET + camera_scale * (_CAM_POS - _CAM_TARGET)
-_F = np.float32  # rendering dtype: half the memory traffic of float64, ample precision at this scale
 
 
 def _rot(axis: int, angle: float) -> np.ndarray:
