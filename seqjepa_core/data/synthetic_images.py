@@ -29,12 +29,14 @@ LAYOUTS = 5       # horizontal, vertical, checker, diagonal cross, rings
 FREQUENCIES = 2   # cycles across the image, a factor 3 apart: a zoom by a crop (<= 2.2x) keeps them apart
 
 
-def render(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """uint8 [N, size, size, 3] images of the given classes (class c: layout c % 5, frequency (c // 5) % 2)."""
+def render(labels: np.ndarray, size: int, rng: np.random.Generator, edges: float = 0.0,
+           noise: float = 0.04, cycles: tuple[float, float] = (2.0, 6.0)) -> np.ndarray:
+    """uint8 [N, size, size, 3] images of the given classes (class c: layout c % 5, frequency (c // 5) % 2);
+    ``edges`` > 0 hardens the waves into tanh(edges * wave) bands."""
     n = len(labels)
     yy, xx = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size), indexing="ij")
     layout, band = labels % LAYOUTS, (labels // LAYOUTS) % FREQUENCIES
-    cycles = np.where(band == 0, 2.0, 6.0) * rng.uniform(0.9, 1.1, n)
+    cycles = np.where(band == 0, *cycles) * rng.uniform(0.9, 1.1, n)
     phase = rng.uniform(0, 2 * np.pi, n)
     f = (2 * np.pi * cycles)[:, None, None]
     ph = phase[:, None, None]
@@ -43,11 +45,13 @@ def render(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
                       np.sin(f * (x + y) / 1.4 + ph) * np.sin(f * (x - y) / 1.4 + ph),
                       np.sin(f * np.hypot(x - 0.5, y - 0.5) * 1.5 + ph)])            # [5, N, S, S]
     pattern = waves[layout, np.arange(n)]
+    if edges > 0:
+        pattern = np.tanh(edges * pattern) / np.tanh(edges)
     colour = rng.uniform(0.2, 1.0, (n, 3))
     img = 0.45 + 0.3 * pattern[..., None] * colour[:, None, None, :]
     img[..., 0] += 0.25 * (x[0] - 0.5)  # position ramps: where a crop came from
     img[..., 2] += 0.25 * (y[0] - 0.5)
-    img += rng.normal(0, 0.04, img.shape)  # fine texture: what a blur removes
+    img += rng.normal(0, noise, img.shape)  # fine texture: what a blur removes
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
