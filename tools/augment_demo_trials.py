@@ -10,6 +10,7 @@ the DAG; minutes per trial.
         [--train-seed 0] [--variants mtr2-random,mtr2-noact,mtr2] [--out DIR]
     python tools/augment_demo_trials.py ceiling [--dataset cifar100]
     python tools/augment_demo_trials.py components RUN_DIR/checkpoint.pt ARCHIVE_DIR
+    python tools/augment_demo_trials.py reliance RUN_DIR/checkpoint.pt ARCHIVE_DIR
 
 Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's run of
 ``<dataset>/seqjepa/<variant>``); the options override them. ``--epochs`` leaves the random encoder
@@ -18,7 +19,8 @@ Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's
 ``np.random.default_rng(seed + 0 | 1)``; train split first, then test. Each variant prints one line:
 ``<archive> <variant> train <CPU s> probe <CPU s> {top1@M_val, top1_res, crop/jitter/blur R²}``.
 ``ceiling`` prints, per target component, the R² that the true parameters of views 0 and 1 allow (gradient-
-boosted trees); ``components`` the per-component R² of a ridge on a trial checkpoint's view-pair features.
+boosted trees); ``components`` the per-component R² of a ridge on a trial checkpoint's view-pair features; ``reliance``
+how much a conditioned checkpoint's predictor uses each action group (held-out loss with it shuffled).
 
 Generators (``--generator``):
   demo              the demo's generator (``synthetic_images.render``): five layouts x two frequencies with
@@ -164,8 +166,25 @@ def render_demo_vivid(labels, size, rng, chroma=2.5):
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
+def render_demo_disc(labels, size, rng, outside=0.35, edges=0.0):
+    """demo with the class pattern's contrast (around mid grey) full inside a centred soft disc and
+    ``outside`` beyond it: an object-like layout, so where a crop sits and how far it zooms show in the view."""
+    xx, yy = _grid(size)
+    mask = outside + (1 - outside) * _soft_disc(xx, yy, size, 0.3)
+    img = render_demo(labels, size, rng, edges=edges).astype(np.float64) / 255
+    img = 0.45 + (img - 0.45) * mask[None, ..., None]
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
 GENERATORS = {
+    "demo-disc": render_demo_disc,
+    "demo-disc-edges": lambda labels, size, rng: render_demo_disc(labels, size, rng, edges=8.0),
     "demo": render_demo,
+    "demo-edges": lambda labels, size, rng: render_demo(labels, size, rng, edges=8.0),
+    "demo-edges3": lambda labels, size, rng: render_demo(labels, size, rng, edges=3.0),
+    "demo-edges-noisy": lambda labels, size, rng: render_demo(labels, size, rng, edges=8.0, noise=0.08),
+    "demo-edges-fine": lambda labels, size, rng: render_demo(labels, size, rng, edges=8.0, noise=0.08,
+                                                             cycles=(3.0, 9.0)),
     "demo-texture": render_demo_texture,
     "demo-light": render_demo_light,
     "demo-pink": render_demo_pink,
@@ -315,6 +334,38 @@ def components(args) -> None:
         for g in ("crop", "jitter", "blur")), flush=True)
 
 
+@torch.no_grad()
+def reliance(args) -> None:
+    """Held-out JEPA loss of a conditioned trial checkpoint with the true a_M, and with one action group's
+    components of a_M (the action to the target view) shuffled across the batch: how much the predictor
+    uses each group (10 fresh draws of the test split, batches of 100, eval mode)."""
+    from seqjepa_core.data import augment
+    from seqjepa_core.data.loading import make_stream
+    from seqjepa_core.losses import negative_cosine_loss
+    from seqjepa_core.train import load_method
+
+    method, run = load_method(args.checkpoint)
+    method.eval()
+    stream = make_stream(DataSpec.for_run(run, str(args.data / "test.npz"), str(args.data)), method.num_views,
+                         100, 123, torch.device("cpu"), shuffle=False, drop_last=False)
+    gen, cases = torch.Generator().manual_seed(0), ("true", "crop", "jitter", "blur")
+    totals, batches = dict.fromkeys(cases, 0.0), 0
+    for epoch in range(10):
+        for batch in stream.epoch(epoch):
+            m = batch.num_views - 1
+            z, target = method.encode_views(batch.views[:, :m]), method.target_encoder(batch.views[:, m])
+            for case in cases:
+                actions = batch.actions[:, :m].clone()
+                if case != "true":
+                    dims = augment.GROUPS[case]
+                    actions[:, m - 1, dims] = actions[torch.randperm(len(actions), generator=gen), m - 1, dims]
+                pred = method.predictor(method.predictor_input(z, actions))
+                totals[case] += negative_cosine_loss(pred, target).item()
+            batches += 1
+    print(args.checkpoint.parent.name, "held-out loss, a_M true / crop, jitter, blur shuffled:",
+          " / ".join(f"{totals[c] / batches:.4f}" for c in cases), flush=True)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -340,6 +391,9 @@ def main(argv=None) -> None:
     k = sub.add_parser("components", help="per-component ridge R² of a trial checkpoint's view-pair features")
     k.add_argument("checkpoint", type=Path)
     k.add_argument("data", type=Path, help="the trial's archive directory (train.npz, test.npz)")
+    q = sub.add_parser("reliance", help="held-out loss of a conditioned checkpoint with each group of a_M shuffled")
+    q.add_argument("checkpoint", type=Path)
+    q.add_argument("data", type=Path, help="the trial's archive directory (train.npz, test.npz)")
     for q in (g, r, c):
         q.add_argument("--dataset", choices=sorted(SIZES), default="cifar100")
         q.add_argument("--generator", choices=sorted(GENERATORS), default="demo")
@@ -352,6 +406,8 @@ def main(argv=None) -> None:
         ceiling(args)
     elif args.command == "components":
         components(args)
+    elif args.command == "reliance":
+        reliance(args)
     else:
         run_trials(args)
 
