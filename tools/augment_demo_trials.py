@@ -11,6 +11,8 @@ the DAG; minutes per trial.
     python tools/augment_demo_trials.py ceiling [--dataset cifar100]
     python tools/augment_demo_trials.py components RUN_DIR/checkpoint.pt ARCHIVE_DIR
     python tools/augment_demo_trials.py reliance RUN_DIR/checkpoint.pt ARCHIVE_DIR
+    python tools/augment_demo_trials.py probe RUN_DIR/checkpoint.pt ARCHIVE_DIR [--probe-seeds 0,1,2,3]
+        [--test-draws N]
 
 Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's run of
 ``<dataset>/seqjepa/<variant>``); the options override them. ``--epochs`` leaves the random encoder
@@ -20,7 +22,9 @@ Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's
 ``<archive> <variant> train <CPU s> probe <CPU s> {top1@M_val, top1_res, crop/jitter/blur R²}``.
 ``ceiling`` prints, per target component, the R² that the true parameters of views 0 and 1 allow (gradient-
 boosted trees); ``components`` the per-component R² of a ridge on a trial checkpoint's view-pair features; ``reliance``
-how much a conditioned checkpoint's predictor uses each action group (held-out loss with it shuffled).
+how much a conditioned checkpoint's predictor uses each action group (held-out loss with it shuffled); ``probe``
+re-runs the DAG's probes on a trial checkpoint once per probe seed (heads and fresh draws both follow it), with
+the run's or another number of test draws: how much of a gap is the probe's own noise.
 
 Generators (``--generator``):
   demo              the demo's generator (``synthetic_images.render``): five layouts x two frequencies with
@@ -66,6 +70,7 @@ from seqjepa_core.train import pretrain  # noqa: E402
 CLASSES, TRAIN_PER_CLASS, TEST_PER_CLASS = 10, 40, 20
 SIZES = {"cifar100": 32, "tinyimagenet": 64}
 DATASET_SEED_OFFSET = {"cifar100": 0, "tinyimagenet": 1}
+DATA_HELP = "a trial's archive or a DAG index directory (train.npz, test.npz or val.npz)"
 
 
 # ------------------------------------------------------------------ generators
@@ -276,6 +281,11 @@ def run_trials(args) -> None:
 
 # ------------------------------------------------------------------ diagnostics
 
+def _test_split(data: Path) -> Path:
+    """The held-out split of a trial archive (``test.npz``) or of a DAG index (Tiny ImageNet's ``val.npz``)."""
+    return data / "test.npz" if (data / "test.npz").exists() else data / "val.npz"
+
+
 def _fit_r2(x_train, y_train, x_test, y_test, model) -> list[float]:
     """Per-component held-out R² of ``model`` fitted on (x_train, y_train)."""
     from sklearn.metrics import r2_score
@@ -326,7 +336,7 @@ def components(args) -> None:
         return {k: torch.cat([f[k] for f in feats]).numpy() for k in ("pair", "crop", "jitter", "blur")}
 
     train = draws(ImageSequences(args.data / "train.npz"), range(6))
-    test = draws(ImageSequences(args.data / "test.npz"), [-1, -2])
+    test = draws(ImageSequences(_test_split(args.data)), [-1, -2])
     scale = StandardScaler().fit(train["pair"])
     x_train, x_test = scale.transform(train["pair"]), scale.transform(test["pair"])
     print(args.checkpoint.parent.name, " | ".join(
@@ -346,7 +356,7 @@ def reliance(args) -> None:
 
     method, run = load_method(args.checkpoint)
     method.eval()
-    stream = make_stream(DataSpec.for_run(run, str(args.data / "test.npz"), str(args.data)), method.num_views,
+    stream = make_stream(DataSpec.for_run(run, str(_test_split(args.data)), str(args.data)), method.num_views,
                          100, 123, torch.device("cpu"), shuffle=False, drop_last=False)
     gen, cases = torch.Generator().manual_seed(0), ("true", "crop", "jitter", "blur")
     totals, batches = dict.fromkeys(cases, 0.0), 0
@@ -364,6 +374,24 @@ def reliance(args) -> None:
             batches += 1
     print(args.checkpoint.parent.name, "held-out loss, a_M true / crop, jitter, blur shuffled:",
           " / ".join(f"{totals[c] / batches:.4f}" for c in cases), flush=True)
+
+
+def probe(args) -> None:
+    """The DAG's probes (``evaluate``'s pieces) on a trial checkpoint, once per probe seed; one line each."""
+    from seqjepa_core.evaluate import PROBE_SEED_OFFSET, load_frozen
+    from seqjepa_core.probe_samplers import ProbeContext, build_sampler
+    from seqjepa_core.probes import get_probe_specs, run_probes
+
+    method, run, dev = load_frozen(args.checkpoint, "cpu")
+    if args.test_draws is not None:
+        run = dataclasses.replace(run, probe=dataclasses.replace(run.probe, test_draws=args.test_draws))
+    for seed in map(int, (args.probe_seeds or str(run.seed)).split(",")):
+        ctx = ProbeContext(method, run, str(args.data / "train.npz"), str(_test_split(args.data)), str(args.data),
+                           dev, seed=seed + PROBE_SEED_OFFSET, batch_size=256)
+        metrics = run_probes(build_sampler(run.dataset, ctx), get_probe_specs(run.dataset, run.actions), run.probe,
+                             dev, seed=seed)
+        print(args.checkpoint.parent.name, f"probe seed {seed}, {run.probe.test_draws} test draws",
+              json.dumps(_summary(metrics)), flush=True)
 
 
 def main(argv=None) -> None:
@@ -390,10 +418,16 @@ def main(argv=None) -> None:
     c = sub.add_parser("ceiling", help="R² of the targets from the true parameters of views 0 and 1")
     k = sub.add_parser("components", help="per-component ridge R² of a trial checkpoint's view-pair features")
     k.add_argument("checkpoint", type=Path)
-    k.add_argument("data", type=Path, help="the trial's archive directory (train.npz, test.npz)")
+    k.add_argument("data", type=Path, help=DATA_HELP)
     q = sub.add_parser("reliance", help="held-out loss of a conditioned checkpoint with each group of a_M shuffled")
     q.add_argument("checkpoint", type=Path)
-    q.add_argument("data", type=Path, help="the trial's archive directory (train.npz, test.npz)")
+    q.add_argument("data", type=Path, help=DATA_HELP)
+    v = sub.add_parser("probe", help="the DAG's probes on a trial checkpoint, once per probe seed")
+    v.add_argument("checkpoint", type=Path)
+    v.add_argument("data", type=Path, help=DATA_HELP)
+    v.add_argument("--probe-seeds", default=None,
+                   help="comma-separated; default: the run's training seed, what the trial's own probe ran")
+    v.add_argument("--test-draws", type=int, default=None, help="default: the checkpoint's run config's")
     for q in (g, r, c):
         q.add_argument("--dataset", choices=sorted(SIZES), default="cifar100")
         q.add_argument("--generator", choices=sorted(GENERATORS), default="demo")
@@ -408,6 +442,8 @@ def main(argv=None) -> None:
         components(args)
     elif args.command == "reliance":
         reliance(args)
+    elif args.command == "probe":
+        probe(args)
     else:
         run_trials(args)
 
