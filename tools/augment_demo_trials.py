@@ -41,6 +41,12 @@ Generators (``--generator``):
   dimmed-disc       the class pattern (random colour) over the whole image, full contrast inside a centred
                     disc and 0.35 outside it, ±0.12 texture
   dimmed-disc-fine  as dimmed-disc with ±0.07 texture, 0.6 outside, amplitude 0.4 and colour ramps
+  demo-edges        demo with its waves hardened into tanh(8 wave) bands (``render(edges=8)``): sharp edges a
+                    blur visibly softens; demo-edges3 the same at 3
+  demo-edges-noisy  demo-edges with pixel noise 0.08 (the demo's: 0.04)
+  demo-edges-fine   demo-edges-noisy with 3 / 9 cycles per image (the demo's: 2 / 6)
+  demo-disc         demo with the class pattern's contrast full inside a centred soft disc (radius 0.3) and
+                    0.35 outside it: an object-like layout; demo-disc-edges the same from demo-edges
 """
 
 from __future__ import annotations
