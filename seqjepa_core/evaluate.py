@@ -33,6 +33,17 @@ def run_record(run: RunConfig) -> dict:
             "m_tr": run.m_tr, "epochs": run.train.epochs}
 
 
+def probe_frozen(method: Method, run: RunConfig, device: torch.device, train_index: str | os.PathLike,
+                 test_index: str | os.PathLike, root: str | os.PathLike, batch_size: int = 256,
+                 heads_out: str | os.PathLike | None = None) -> list[dict]:
+    """The run's probes on a frozen ``method``: draws and heads both seeded by ``run.seed`` (so a run with
+    another seed is another probe of the same model, as the demo-trial tools use it)."""
+    ctx = ProbeContext(method, run, str(train_index), str(test_index), str(root), device,
+                       seed=run.seed + PROBE_SEED_OFFSET, batch_size=batch_size)
+    return run_probes(build_sampler(run.dataset, ctx), get_probe_specs(run.dataset, run.actions), run.probe,
+                      device, seed=run.seed, heads_out=heads_out)
+
+
 def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_index: str, root: str,
                         out_json: str | os.PathLike, device: str = "auto", batch_size: int = 256,
                         m_val: Sequence[int] | None = None, heads_out: str | os.PathLike | None = None) -> dict:
@@ -44,10 +55,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, train_index: str, test_in
     method, run, dev = load_frozen(checkpoint, device)
     if m_val is not None:
         run = dataclasses.replace(run, probe=dataclasses.replace(run.probe, m_val=tuple(m_val)))
-    ctx = ProbeContext(method, run, str(train_index), str(test_index), str(root), dev,
-                       seed=run.seed + PROBE_SEED_OFFSET, batch_size=batch_size)
-    metrics = run_probes(build_sampler(run.dataset, ctx), get_probe_specs(run.dataset, run.actions), run.probe,
-                         dev, seed=run.seed, heads_out=heads_out)
+    metrics = probe_frozen(method, run, dev, train_index, test_index, root, batch_size=batch_size,
+                           heads_out=heads_out)
     result = {"run": run_record(run), "config": dataclasses.asdict(run), "metrics": metrics}
     atomic_write_json(result, out_json)
     return result

@@ -77,8 +77,9 @@ def build_optimizer(method: Method, run: RunConfig) -> tuple[torch.optim.Optimiz
 
 def _fuse(groups: list[dict]) -> bool:
     """torch's fused Adam kernel on CUDA (one launch for all tensors; bench/bench_optimizer.py). Not on the
-    CPU, where it would be faster too: its float rounding differs from torch's per-tensor loop, and the
-    CPU demo's single-seed tables are tuned on that loop's trajectory (docs/demo-trials.md, #9 fourth pass)."""
+    CPU, where it would be faster too: its float rounding differs from torch's per-tensor loop, on which the
+    CPU demo's single-seed tables were tuned (docs/demo-trials.md, #9 fourth pass; another CPU model moves
+    them as much: README, "Two commands")."""
     return all(p.is_cuda for g in groups for p in g["params"])
 
 

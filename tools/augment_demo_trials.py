@@ -12,7 +12,7 @@ the DAG; minutes per trial.
     python tools/augment_demo_trials.py components RUN_DIR/checkpoint.pt ARCHIVE_DIR
     python tools/augment_demo_trials.py reliance RUN_DIR/checkpoint.pt ARCHIVE_DIR
     python tools/augment_demo_trials.py probe RUN_DIR/checkpoint.pt ARCHIVE_DIR [--probe-seeds 0,1,2,3]
-        [--test-draws N]
+        [--test-draws N] [--root IMAGE_ROOT]
 
 Settings start from ``config.yaml`` merged with ``config/demo.yaml`` (the demo's run of
 ``<dataset>/seqjepa/<variant>``); the options override them. ``--epochs`` leaves the random encoder
@@ -188,14 +188,14 @@ def render_demo_disc(labels, size, rng, outside=0.35, edges=0.0):
 
 
 GENERATORS = {
-    "demo-disc": render_demo_disc,
-    "demo-disc-edges": lambda labels, size, rng: render_demo_disc(labels, size, rng, edges=8.0),
     "demo": render_demo,
     "demo-edges": lambda labels, size, rng: render_demo(labels, size, rng, edges=8.0),
     "demo-edges3": lambda labels, size, rng: render_demo(labels, size, rng, edges=3.0),
     "demo-edges-noisy": lambda labels, size, rng: render_demo(labels, size, rng, edges=8.0, noise=0.08),
     "demo-edges-fine": lambda labels, size, rng: render_demo(labels, size, rng, edges=8.0, noise=0.08,
                                                              cycles=(3.0, 9.0)),
+    "demo-disc": render_demo_disc,
+    "demo-disc-edges": lambda labels, size, rng: render_demo_disc(labels, size, rng, edges=8.0),
     "demo-texture": render_demo_texture,
     "demo-light": render_demo_light,
     "demo-pink": render_demo_pink,
@@ -383,19 +383,15 @@ def reliance(args) -> None:
 
 
 def probe(args) -> None:
-    """The DAG's probes (``evaluate``'s pieces) on a trial checkpoint, once per probe seed; one line each."""
-    from seqjepa_core.evaluate import PROBE_SEED_OFFSET, load_frozen
-    from seqjepa_core.probe_samplers import ProbeContext, build_sampler
-    from seqjepa_core.probes import get_probe_specs, run_probes
+    """The DAG's probes (``evaluate.probe_frozen``) on a checkpoint, once per probe seed; one line each."""
+    from seqjepa_core.evaluate import load_frozen, probe_frozen
 
     method, run, dev = load_frozen(args.checkpoint, "cpu")
     if args.test_draws is not None:
         run = dataclasses.replace(run, probe=dataclasses.replace(run.probe, test_draws=args.test_draws))
     for seed in map(int, (args.probe_seeds or str(run.seed)).split(",")):
-        ctx = ProbeContext(method, run, str(args.data / "train.npz"), str(_test_split(args.data)), str(args.data),
-                           dev, seed=seed + PROBE_SEED_OFFSET, batch_size=256)
-        metrics = run_probes(build_sampler(run.dataset, ctx), get_probe_specs(run.dataset, run.actions), run.probe,
-                             dev, seed=seed)
+        metrics = probe_frozen(method, dataclasses.replace(run, seed=seed), dev, args.data / "train.npz",
+                               _test_split(args.data), args.root or args.data)
         print(args.checkpoint.parent.name, f"probe seed {seed}, {run.probe.test_draws} test draws",
               json.dumps(_summary(metrics)), flush=True)
 
@@ -423,36 +419,26 @@ def main(argv=None) -> None:
     r.add_argument("--cifar-stem", type=int, choices=(0, 1), default=None, help="1: 3x3 stride-1 stem, no max-pool")
     c = sub.add_parser("ceiling", help="R² of the targets from the true parameters of views 0 and 1")
     k = sub.add_parser("components", help="per-component ridge R² of a trial checkpoint's view-pair features")
-    k.add_argument("checkpoint", type=Path)
-    k.add_argument("data", type=Path, help=DATA_HELP)
     q = sub.add_parser("reliance", help="held-out loss of a conditioned checkpoint with each group of a_M shuffled")
-    q.add_argument("checkpoint", type=Path)
-    q.add_argument("data", type=Path, help=DATA_HELP)
-    v = sub.add_parser("probe", help="the DAG's probes on a trial checkpoint, once per probe seed")
-    v.add_argument("checkpoint", type=Path)
-    v.add_argument("data", type=Path, help=DATA_HELP)
+    v = sub.add_parser("probe", help="the DAG's probes on a checkpoint, once per probe seed")
+    for sp in (k, q, v):
+        sp.add_argument("checkpoint", type=Path)
+        sp.add_argument("data", type=Path, help=DATA_HELP)
     v.add_argument("--probe-seeds", default=None,
                    help="comma-separated; default: the run's training seed, what the trial's own probe ran")
     v.add_argument("--test-draws", type=int, default=None, help="default: the checkpoint's run config's")
-    for q in (g, r, c):
-        q.add_argument("--dataset", choices=sorted(SIZES), default="cifar100")
-        q.add_argument("--generator", choices=sorted(GENERATORS), default="demo")
-        q.add_argument("--seed", type=int, default=0, help="data seed (+1 for Tiny ImageNet)")
+    v.add_argument("--root", type=Path, default=None,
+                   help="the images' root where the index holds paths (3DIEBench: results/demo/data/3DIEBench)")
+    for sp in (g, r, c):
+        sp.add_argument("--dataset", choices=sorted(SIZES), default="cifar100")
+        sp.add_argument("--generator", choices=sorted(GENERATORS), default="demo")
+        sp.add_argument("--seed", type=int, default=0, help="data seed (+1 for Tiny ImageNet)")
+    g.set_defaults(func=lambda a: generate(a.out_dir, a.dataset, a.generator, a.seed))
+    for sp, func in ((r, run_trials), (c, ceiling), (k, components), (q, reliance), (v, probe)):
+        sp.set_defaults(func=func)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    if args.command == "generate":
-        generate(args.out_dir, args.dataset, args.generator, args.seed)
-    elif args.command == "ceiling":
-        ceiling(args)
-    elif args.command == "components":
-        components(args)
-    elif args.command == "reliance":
-        reliance(args)
-    elif args.command == "probe":
-        probe(args)
-    else:
-        run_trials(args)
-
+    args.func(args)
 
 if __name__ == "__main__":
     main()

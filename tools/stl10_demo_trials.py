@@ -42,9 +42,8 @@ from seqjepa_core.config import load_config, merge_configs  # noqa: E402
 from seqjepa_core.data import synthetic_stl10  # noqa: E402
 from seqjepa_core.data.loading import DataSpec  # noqa: E402
 from seqjepa_core.data.stl10 import build_index, write_index  # noqa: E402
-from seqjepa_core.evaluate import PROBE_SEED_OFFSET, evaluate_checkpoint, load_frozen  # noqa: E402
+from seqjepa_core.evaluate import evaluate_checkpoint, load_frozen, probe_frozen  # noqa: E402
 from seqjepa_core.probe_samplers import ProbeContext, build_sampler  # noqa: E402
-from seqjepa_core.probes import get_probe_specs, run_probes  # noqa: E402
 from seqjepa_core.train import pretrain  # noqa: E402
 
 VARIANTS = ("mtr4", "mtr4-noact", "mtr4-random")
@@ -146,10 +145,7 @@ def cmd_probe(args: argparse.Namespace) -> None:
         method, trained_run, device = load_frozen(out / variant / "checkpoint.pt", "cpu")   # frozen: load once
         for seed in args.probe_seeds:
             run = dataclasses.replace(trained_run, seed=seed, probe=demo_probe)
-            ctx = ProbeContext(method, run, str(out / "train.npz"), str(out / "test.npz"), str(out / "stl"), device,
-                               seed=seed + PROBE_SEED_OFFSET)
-            metrics = run_probes(build_sampler("stl10", ctx), get_probe_specs("stl10", run.actions), run.probe,
-                                 device, seed=seed)
+            metrics = probe_frozen(method, run, device, out / "train.npz", out / "test.npz", out / "stl")
             got = {(m["metric"], m["representation"], m["m_val"]): m["value"] for m in metrics}
             res.append(f"{got['position_r2', 'pair', None]:.3f}, {got['top1', 'z_agg', 4]:.1f}")
         print(f"{out.name} {variant} position R2, top-1 at M_val 4 per probe seed {args.probe_seeds}: "
