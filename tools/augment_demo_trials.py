@@ -312,7 +312,7 @@ def ceiling(args) -> None:
     obs = augment.sample_params(2 * n, size, size, augment.OBSERVED, gen, "cpu").vector().view(n, 2, -1)
     tgt = augment.sample_params(n, size, size, augment.TARGET, gen, "cpu").vector()[:, None]
     params = torch.cat([obs, tgt], 1).double()
-    targets = relative_targets(params, 3, True)   # M_tr 2: the window of 3 views, as the demo's probes
+    targets = relative_targets(params, True)   # M_tr 2: 2 observed views and the target view, as the probes
     for group in ("crop", "jitter", "blur"):
         x = params[:, :2, augment.GROUPS[group]].flatten(1).numpy()
         y = targets[group].numpy()

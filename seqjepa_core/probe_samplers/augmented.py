@@ -8,11 +8,14 @@ frozen method and returns the probes' inputs and targets (``Features``):
 * ``z_agg@m``: the aggregate of views 0..m-1 with the m-1 actions between them (sequence methods);
 * ``label`` and the relative-parameter targets ``crop`` [N, 4], ``jitter`` [N, 4], ``blur`` [N, 1].
 
-A probe sequence is drawn like a training one: V = max(max M_val + 1, training views) views, the last from
-the target distribution. Official normalisation (``action_norm: sequence_l2``): parameters are
-L2-normalised over a training-length window before differencing: the M+1 views of a sequence of M
-observed views for z_AGG@M's actions, the run's own training views for the R² targets of views 0 -> 1 (the
-official evaluation draws sequences of the training length).
+A probe draw holds V = max(max M_val + 1, training views) views of each image, the last from the target
+distribution. Every quantity is read off a sequence laid out as the official loader lays one out: observed
+views, then that target-distribution view (``sequence_window``). z_AGG@M aggregates observed views 0..M-1;
+the R² pair is views 0, 1 of a sequence of the run's training length (official evaluation: z1, z2 of its
+training batches), so for a run of 2 training views (M_tr = 1, two-view baselines) view 1 is the target
+view. Official normalisation (``action_norm: sequence_l2``): parameters are L2-normalised over their
+sequence's views, the target view included, before differencing; so the blur target of the pair sees the
+target view's sigma (0 unless it was blurred, p 0.1), as the official targets do.
 
 Training epoch e draws from (probe seed, e); the test split is ``probe.test_draws`` fixed draws of every
 image (draw d seeded as epoch -1-d, apart from every training epoch), encoded once and kept.
@@ -34,11 +37,18 @@ from seqjepa_core.probe_samplers import Features, ProbeContext, autocast_for, re
 TARGET_GROUPS = ("crop", "jitter", "blur")
 
 
-def relative_targets(params: torch.Tensor, window: int, normalise: bool) -> dict[str, torch.Tensor]:
-    """Parameters of views 0 -> 1, normalised over the first ``window`` views: {group: [N, dims]}."""
-    p = params[:, :window]
-    if normalise:
-        p = torch.nn.functional.normalize(p, p=2, dim=1)
+def sequence_window(num_views: int, length: int) -> list[int]:
+    """Indices, in a draw of ``num_views`` views, of a sequence of ``length`` views as the official loader
+    lays one out: ``length - 1`` observed views, then the draw's last (target-distribution) view."""
+    if not 2 <= length <= num_views:
+        raise ValueError(f"a sequence of {length} views does not fit a draw of {num_views}")
+    return [*range(length - 1), num_views - 1]
+
+
+def relative_targets(params: torch.Tensor, normalise: bool) -> dict[str, torch.Tensor]:
+    """Parameters of views 0 -> 1 of a sequence ``params`` [N, V, 9], normalised over its V views:
+    {group: [N, dims]}."""
+    p = torch.nn.functional.normalize(params, p=2, dim=1) if normalise else params
     rel = p[:, 1] - p[:, 0]
     return {g: rel[:, augment.GROUPS[g]] for g in TARGET_GROUPS}
 
@@ -53,7 +63,9 @@ def draw_features(method: Method, images: torch.Tensor, labels: torch.Tensor, *,
     method.to(device).eval()
     m_vals = sorted(set(m_vals)) if method.aggregates_sequences else []
     num_views = max(max(m_vals, default=1) + 1, train_views, 2)
-    encode = max([2, *m_vals])
+    pair = sequence_window(num_views, max(train_views, 2))
+    encoded = sorted({*range(max(m_vals, default=0)), *pair[:2]})   # views that need the encoder
+    slot = {v: k for k, v in enumerate(encoded)}
     mean_t = torch.tensor(mean, device=device).view(1, 1, 3, 1, 1)
     std_t = torch.tensor(std, device=device).view(1, 1, 3, 1, 1)
     out: dict[str, list[torch.Tensor]] = defaultdict(list)
@@ -61,17 +73,18 @@ def draw_features(method: Method, images: torch.Tensor, labels: torch.Tensor, *,
         batch = images[start:start + batch_size].to(device, non_blocking=True)
         gen = batch_generator(seed, epoch, start, device)
         views, params = augment.augment_views(batch, num_views, gen)
-        views = (views[:, :encode] - mean_t) / std_t
+        views = (views[:, encoded] - mean_t) / std_t
         orig = ((augment.to_unit(batch)[:, None] - mean_t) / std_t)
         with autocast_for(device):
             z = method.encode_views(torch.cat([orig, views], dim=1)).float()
+            zv = z[:, 1:]
             for m in m_vals:
-                window = params[:, :m + 1]
+                window = params[:, sequence_window(num_views, m + 1)]
                 acts = augment.sequence_actions(window, action_kind, normalise)[:, : m - 1]
-                out[zagg_key(m)].append(method.aggregate_encoded(z[:, 1:m + 1], acts).float().cpu())
+                out[zagg_key(m)].append(method.aggregate_encoded(zv[:, :m], acts).float().cpu())
         out["encoder"].append(z[:, 0].cpu())
-        out["pair"].append(z[:, 1:3].flatten(1).cpu())
-        for g, t in relative_targets(params, min(train_views, num_views), normalise).items():
+        out["pair"].append(zv[:, [slot[pair[0]], slot[pair[1]]]].flatten(1).cpu())
+        for g, t in relative_targets(params[:, pair], normalise).items():
             out[g].append(t.float().cpu())
         out["label"].append(labels[start:start + batch_size].cpu())
     method.train(was_training)
