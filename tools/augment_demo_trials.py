@@ -256,6 +256,8 @@ def demo_run(dataset: str, variant: str, args):
         run = dataclasses.replace(run, cifar_stem=bool(args.cifar_stem))
     if args.params:
         run = dataclasses.replace(run, params={**run.params, **json.loads(args.params)})
+    if args.m_tr is not None:
+        run = dataclasses.replace(run, m_tr=args.m_tr)
     return run
 
 
@@ -273,7 +275,7 @@ def run_trials(args) -> None:
     generate(data, args.dataset, args.generator, args.seed, args.size)
     for variant in args.variants.split(","):
         run = demo_run(args.dataset, variant, args)
-        out = data / (f"{variant}_e{run.train.epochs}_b{run.train.batch_size}_w{run.encoder_width}"
+        out = data / (f"{variant}_m{run.m_tr}_e{run.train.epochs}_b{run.train.batch_size}_w{run.encoder_width}"
                       f"_stem{int(run.cifar_stem)}_{run.action_norm}" + (f"_s{run.seed}" if run.seed else ""))
         t0 = time.process_time()
         ckpt = pretrain(run, DataSpec.for_run(run, str(data / "train.npz"), str(data)), out, "cpu", show_progress=False)
@@ -410,6 +412,7 @@ def main(argv=None) -> None:
     r.add_argument("--batch-size", type=int, default=None, help="pretraining batch (demo config if unset)")
     r.add_argument("--lr", type=float, default=None, help="pretraining learning rate (demo config if unset)")
     r.add_argument("--probe-epochs", type=int, default=None, help="epochs of the MLP and linear probes")
+    r.add_argument("--m-tr", type=int, default=None, help="observed views per training sequence (M_tr)")
     r.add_argument("--params", default=None, help='method params as JSON, e.g. \'{"action_embed_dim": 16}\'')
     r.add_argument("--size", type=int, default=None, help="image size in px (default: the data set's, 32 or 64)")
     r.add_argument("--width", type=int, default=None, help="encoder width (demo: CIFAR-100 8, Tiny ImageNet 16)")
