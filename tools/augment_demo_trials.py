@@ -312,7 +312,8 @@ def ceiling(args) -> None:
 
     gen, n, size = torch.Generator().manual_seed(args.seed), 30000, SIZES[args.dataset]
     obs = augment.sample_params(2 * n, size, size, augment.OBSERVED, gen, "cpu").vector().view(n, 2, -1)
-    tgt = augment.sample_params(n, size, size, augment.TARGET, gen, "cpu").vector()[:, None]
+    last = augment.OBSERVED if args.last_observed else augment.TARGET   # the window's third view
+    tgt = augment.sample_params(n, size, size, last, gen, "cpu").vector()[:, None]
     params = torch.cat([obs, tgt], 1).double()
     targets = relative_targets(params, True)   # M_tr 2: 2 observed views and the target view, as the probes
     for group in ("crop", "jitter", "blur"):
@@ -421,6 +422,8 @@ def main(argv=None) -> None:
     r.add_argument("--train-seed", type=int, default=0, help="the run's training seed (the demo's: 0)")
     r.add_argument("--cifar-stem", type=int, choices=(0, 1), default=None, help="1: 3x3 stride-1 stem, no max-pool")
     c = sub.add_parser("ceiling", help="R² of the targets from the true parameters of views 0 and 1")
+    c.add_argument("--last-observed", action="store_true",
+                   help="close the 3-view window with an observed view (the probes' layout before 1 Dec)")
     k = sub.add_parser("components", help="per-component ridge R² of a trial checkpoint's view-pair features")
     q = sub.add_parser("reliance", help="held-out loss of a conditioned checkpoint with each group of a_M shuffled")
     v = sub.add_parser("probe", help="the DAG's probes on a checkpoint, once per probe seed")
