@@ -372,13 +372,13 @@ def reliance(args) -> None:
     for epoch in range(10):
         for batch in stream.epoch(epoch):
             m = batch.num_views - 1
-            z, target = method.encode_views(batch.views[:, :m]), method.target_encoder(batch.views[:, m])
+            z, target = method.encode_views(batch.views[:, :m]), method.retrieval_candidates(batch.views[:, m:])[:, 0]
             for case in cases:
-                actions = batch.actions[:, :m].clone()
+                a_m = batch.actions[:, m - 1].clone()   # the action to the target view
                 if case != "true":
                     dims = augment.GROUPS[case]
-                    actions[:, m - 1, dims] = actions[torch.randperm(len(actions), generator=gen), m - 1, dims]
-                pred = method.predictor(method.predictor_input(z, actions))
+                    a_m[:, dims] = a_m[torch.randperm(len(a_m), generator=gen)][:, dims]
+                pred = method.retrieval_prediction(z, batch.actions[:, :m - 1], a_m)
                 totals[case] += negative_cosine_loss(pred, target).item()
             batches += 1
     print(args.checkpoint.parent.name, "held-out loss, a_M true / crop, jitter, blur shuffled:",

@@ -63,9 +63,10 @@ def draw_features(method: Method, images: torch.Tensor, labels: torch.Tensor, *,
     method.to(device).eval()
     m_vals = sorted(set(m_vals)) if method.aggregates_sequences else []
     num_views = max(max(m_vals, default=1) + 1, train_views, 2)
-    pair = sequence_window(num_views, max(train_views, 2))
-    encoded = sorted({*range(max(m_vals, default=0)), *pair[:2]})   # views that need the encoder
-    slot = {v: k for k, v in enumerate(encoded)}
+    pair = sequence_window(num_views, max(train_views, 2))        # the R² targets' sequence
+    windows = {m: sequence_window(num_views, m + 1) for m in m_vals}  # z_AGG@m's: views 0..m-1, target view
+    encoded = sorted({*range(max(m_vals, default=0)), *pair[:2]})    # views that need the encoder
+    pair_slots = [encoded.index(v) for v in pair[:2]]
     mean_t = torch.tensor(mean, device=device).view(1, 1, 3, 1, 1)
     std_t = torch.tensor(std, device=device).view(1, 1, 3, 1, 1)
     out: dict[str, list[torch.Tensor]] = defaultdict(list)
@@ -79,11 +80,10 @@ def draw_features(method: Method, images: torch.Tensor, labels: torch.Tensor, *,
             z = method.encode_views(torch.cat([orig, views], dim=1)).float()
             zv = z[:, 1:]
             for m in m_vals:
-                window = params[:, sequence_window(num_views, m + 1)]
-                acts = augment.sequence_actions(window, action_kind, normalise)[:, : m - 1]
+                acts = augment.sequence_actions(params[:, windows[m]], action_kind, normalise)[:, : m - 1]
                 out[zagg_key(m)].append(method.aggregate_encoded(zv[:, :m], acts).float().cpu())
         out["encoder"].append(z[:, 0].cpu())
-        out["pair"].append(zv[:, [slot[pair[0]], slot[pair[1]]]].flatten(1).cpu())
+        out["pair"].append(zv[:, pair_slots].flatten(1).cpu())
         for g, t in relative_targets(params[:, pair], normalise).items():
             out[g].append(t.float().cpu())
         out["label"].append(labels[start:start + batch_size].cpu())
